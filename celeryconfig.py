@@ -1,0 +1,77 @@
+"""Celery configuration: queues, routes, reliability switches and the beat schedule.
+
+The static part (queues, routes, serializer, acknowledgement policy) is plain module data so that
+the wiring meta-test can read it. The part that depends on settings (broker URL, limits, beat
+intervals) comes from ``for_settings``, which tests call with explicit settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Queue
+
+from kapta_vendus.config import Settings, get_settings
+
+# One queue per capability, so a slow Vendus account (billing) or a long import (reconcile)
+# never sits in front of fresh events (ingest/pipeline).
+QUEUES = ("ingest", "pipeline", "billing", "reconcile", "notify")
+
+task_queues = tuple(Queue(name, routing_key=name) for name in QUEUES)
+task_default_queue = "pipeline"
+task_create_missing_queues = False
+task_routes = {f"kapta.{name}.*": {"queue": name} for name in QUEUES}
+
+# JSON only: tasks carry ids, never pickled objects or payloads.
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+task_ignore_result = True
+
+# At-least-once: acknowledge after the task ran, and requeue when the worker process dies.
+task_acks_late = True
+task_reject_on_worker_lost = True
+# Fairness: a worker process reserves one task at a time, so a flood cannot pile up behind it.
+worker_prefetch_multiplier = 1
+worker_max_tasks_per_child = 1000
+broker_connection_retry_on_startup = True
+worker_send_task_events = True
+task_send_sent_event = True
+worker_hijack_root_logger = False
+
+
+def for_settings(settings: Settings) -> dict[str, Any]:
+    transport_options: dict[str, Any] = {"visibility_timeout": settings.visibility_timeout}
+    if settings.broker_url.startswith("sqla+"):
+        # The embedded broker polls its table; a short interval keeps the demo snappy.
+        transport_options["polling_interval"] = 0.2
+    conf: dict[str, Any] = {
+        "broker_url": settings.broker_url,
+        "broker_transport_options": transport_options,
+        "task_time_limit": settings.task_time_limit,
+        "task_soft_time_limit": int(settings.task_time_limit * 0.8),
+        "beat_schedule": {
+            "sweep-inbox": {
+                "task": "kapta.ingest.sweep_inbox",
+                "schedule": float(settings.sweep_interval),
+                "options": {"expires": float(settings.sweep_interval)},
+            },
+            "poll-stores": {
+                "task": "kapta.reconcile.schedule_polls",
+                "schedule": float(settings.reconcile_interval),
+                "options": {"expires": float(settings.reconcile_interval)},
+            },
+        },
+    }
+    if settings.uses_redis:
+        # RedBeat keeps the schedule in Redis behind a lock: two beat processes never double-fire.
+        conf["beat_scheduler"] = "redbeat.RedBeatScheduler"
+        conf["redbeat_redis_url"] = settings.broker_url
+        conf["redbeat_lock_timeout"] = max(60, settings.sweep_interval * 5)
+    else:
+        conf["beat_scheduler"] = "celery.beat:PersistentScheduler"
+        conf["beat_schedule_filename"] = f"{settings.data_dir}/celerybeat-schedule"
+    return conf
+
+
+globals().update(for_settings(get_settings()))

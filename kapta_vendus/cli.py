@@ -1,0 +1,133 @@
+"""`kapta-vendus …`: the operator's command line. Each capability adds its own commands here."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from kapta_vendus import __version__
+from kapta_vendus.config import VARIABLES, ConfigError, Settings, get_settings
+
+console = Console()
+
+
+def load_settings() -> Settings:
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kapta-vendus")
+def main() -> None:
+    """Turn POS and operational events into Portuguese fiscal documents in Vendus, exactly once."""
+
+
+@main.group()
+def db() -> None:
+    """The state database schema (Alembic)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from kapta_vendus.db import migrate
+
+    settings = load_settings()
+    migrate.upgrade(settings.database_url, revision)
+    console.print(f"database at revision [bold]{migrate.current_revision(settings.database_url)}[/]")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (use 'base' for an empty schema)."""
+    from kapta_vendus.db import migrate
+
+    settings = load_settings()
+    migrate.downgrade(settings.database_url, revision)
+    console.print(f"database at revision [bold]{migrate.current_revision(settings.database_url)}[/]")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database."""
+    from kapta_vendus.db import migrate
+
+    console.print(migrate.current_revision(load_settings().database_url) or "(empty)")
+
+
+@main.command()
+def doctor() -> None:
+    """Check the configuration, the database and the broker, and print what is wrong."""
+    from kapta_vendus.doctor import run_checks
+
+    checks = run_checks(get_settings)
+    table = Table(title="kapta-vendus doctor")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail")
+    for check in checks:
+        status = "[green]ok[/]" if check.ok and not check.warning else (
+            "[yellow]ok (warning)[/]" if check.ok else "[red]FAIL[/]")
+        table.add_row(check.name, status, check.detail)
+    console.print(table)
+    if not all(c.ok for c in checks):
+        console.print("[red]unhealthy[/]: fix the failed checks above")
+        sys.exit(1)
+    console.print("[green]healthy[/]")
+
+
+@main.command("config")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "env"]), default="table")
+def config_cmd(fmt: str) -> None:
+    """Print every configuration variable with its default and purpose."""
+    if fmt == "markdown":
+        click.echo("| Variable | Default | Purpose |\n|---|---|---|")
+        for v in VARIABLES:
+            click.echo(f"| `{v.env}` | `{v.default}` | {v.doc} |")
+    elif fmt == "env":
+        for v in VARIABLES:
+            click.echo(f"# {v.doc}\n{v.env}={v.default}\n")
+    else:
+        table = Table("variable", "default", "purpose")
+        for v in VARIABLES:
+            table.add_row(v.env, v.default, v.doc)
+        console.print(table)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """A Celery worker on every queue; extra arguments go to Celery."""
+    import celeryconfig
+    from kapta_vendus.tasks.app import app
+
+    settings = load_settings()
+    argv = ["worker", "-Q", ",".join(celeryconfig.QUEUES), "--loglevel", settings.log_level, *ctx.args]
+    app.worker_main(argv=argv)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def beat(ctx: click.Context) -> None:
+    """Celery beat (RedBeat on Redis): the inbox sweeper and the store polls."""
+    from kapta_vendus.tasks.app import app
+
+    settings = load_settings()
+    app.start(["beat", "--loglevel", settings.log_level, *ctx.args])
+
+
+def _register_optional_commands() -> None:
+    # Capabilities own their commands; the root group only collects them.
+    from kapta_vendus.simulator.cli import simulator
+
+    main.add_command(simulator)
+
+
+_register_optional_commands() if False else None

@@ -1,0 +1,224 @@
+"""Settings, read once from the environment into a frozen object.
+
+Every variable lives in the single ``VARIABLES`` table below: its name, the setting it fills, how it
+is parsed, its default and what it is for. ``deploy/env.example`` and the README's configuration
+table are generated from the same table (``kapta-vendus config --markdown`` / ``--env``), so the
+documentation cannot drift from the code. Tests build ``Settings(...)`` explicitly instead of
+touching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid. The message always names the variable."""
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("must be a positive integer") from None
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a positive number") from None
+    if not value > 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    return level
+
+
+def _database_url(raw: str) -> str:
+    scheme = urlsplit(raw).scheme
+    if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+        raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+    return raw
+
+
+def _broker_url(raw: str) -> str:
+    scheme = urlsplit(raw).scheme
+    if scheme not in {"redis", "rediss", "sqla+sqlite", "sqla+postgresql", "memory"}:
+        raise ValueError("must be a redis:// URL, or sqla+sqlite:/// for the embedded broker")
+    return raw
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("must be an http(s):// URL")
+    return raw.rstrip("/")
+
+
+def _key_list(raw: str) -> tuple[str, ...]:
+    # Imported here so that reading settings does not pay for cryptography unless keys are set.
+    from cryptography.fernet import Fernet
+
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            # Never echo the key itself: it is a secret.
+            raise ValueError(f"key #{position} is not a url-safe base64 32-byte Fernet key") from None
+    return keys
+
+
+def _language(raw: str) -> str:
+    if raw not in {"pt", "en"}:
+        raise ValueError("must be 'pt' or 'en'")
+    return raw
+
+
+@dataclass(frozen=True)
+class Variable:
+    env: str
+    setting: str
+    parse: Callable[[str], Any]
+    default: str
+    doc: str
+    secret: bool = False
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("KAPTA_DATA_DIR", "data_dir", str, "var",
+             "Folder for the embedded defaults (SQLite database and broker, generated key file)."),
+    Variable("KAPTA_DATABASE_URL", "database_url", _database_url, "",
+             "SQLAlchemy URL of the state database. Empty: a SQLite file in KAPTA_DATA_DIR. "
+             "Production: postgresql+psycopg://user:pass@host/db."),
+    Variable("KAPTA_BROKER_URL", "broker_url", _broker_url, "",
+             "Celery broker. Empty: the embedded kombu SQLAlchemy transport on a SQLite file in "
+             "KAPTA_DATA_DIR (no server needed). Production: redis://host:6379/0."),
+    Variable("KAPTA_SECRET_KEYS", "secret_keys", _key_list, "",
+             "Comma-separated Fernet keys that encrypt stored API keys and webhook secrets. The first "
+             "encrypts, all decrypt (rotation). Empty: a key file generated in KAPTA_DATA_DIR.",
+             secret=True),
+    Variable("KAPTA_LOG_LEVEL", "log_level", _log_level, "INFO", "Log level of every process."),
+    Variable("KAPTA_RECEIVER_MAX_BODY", "receiver_max_body", _positive_int, "262144",
+             "Largest accepted event body in bytes; larger bodies get 413."),
+    Variable("KAPTA_WEBHOOK_TOLERANCE", "webhook_tolerance", _positive_int, "300",
+             "Allowed clock skew of webhook-timestamp, in seconds (Standard Webhooks: 5 minutes)."),
+    Variable("KAPTA_VENDUS_BASE_URL", "vendus_base_url", _http_url, "https://www.vendus.pt/ws/v1.1",
+             "Default Vendus API base URL for new integrations."),
+    Variable("KAPTA_VENDUS_CONNECT_TIMEOUT", "vendus_connect_timeout", _positive_float, "5",
+             "Seconds to wait for a TCP connection to Vendus."),
+    Variable("KAPTA_VENDUS_TIMEOUT", "vendus_timeout", _positive_float, "30",
+             "Seconds to wait for a Vendus response once the request is sent."),
+    Variable("KAPTA_TASK_TIME_LIMIT", "task_time_limit", _positive_int, "300",
+             "Hard time limit of one task, in seconds. The soft limit is 80 % of it."),
+    Variable("KAPTA_VISIBILITY_TIMEOUT", "visibility_timeout", _positive_int, "3600",
+             "Seconds before Redis redelivers an unacknowledged task. Must exceed the task time limit."),
+    Variable("KAPTA_TASK_MAX_RETRIES", "task_max_retries", _positive_int, "8",
+             "Retries of a step on a retryable error before its event goes dead."),
+    Variable("KAPTA_RECONCILE_INTERVAL", "reconcile_interval", _positive_int, "300",
+             "Seconds between two polls of each store by beat."),
+    Variable("KAPTA_SWEEP_INTERVAL", "sweep_interval", _positive_int, "60",
+             "Seconds between two runs of the inbox sweeper."),
+    Variable("KAPTA_SWEEP_GRACE", "sweep_grace", _positive_int, "120",
+             "Seconds an unfinished event may sit untouched before the sweeper re-enqueues it."),
+    Variable("KAPTA_LANGUAGE", "language", _language, "pt", "Language of notifications: pt or en."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str = "var"
+    database_url: str = ""
+    broker_url: str = ""
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    log_level: str = "INFO"
+    receiver_max_body: int = 262144
+    webhook_tolerance: int = 300
+    vendus_base_url: str = "https://www.vendus.pt/ws/v1.1"
+    vendus_connect_timeout: float = 5.0
+    vendus_timeout: float = 30.0
+    task_time_limit: int = 300
+    visibility_timeout: int = 3600
+    task_max_retries: int = 8
+    reconcile_interval: int = 300
+    sweep_interval: int = 60
+    sweep_grace: int = 120
+    language: str = "pt"
+
+    def __post_init__(self) -> None:
+        # Derived defaults are filled here so that Settings() and from_env() agree.
+        data_dir = os.path.abspath(self.data_dir)
+        object.__setattr__(self, "data_dir", data_dir)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{data_dir}/kapta-vendus.sqlite3")
+        if not self.broker_url:
+            object.__setattr__(self, "broker_url", f"sqla+sqlite:///{data_dir}/kapta-broker.sqlite3")
+        if self.visibility_timeout <= self.task_time_limit:
+            raise ConfigError(
+                "KAPTA_VISIBILITY_TIMEOUT must be longer than KAPTA_TASK_TIME_LIMIT "
+                f"({self.visibility_timeout} <= {self.task_time_limit}), or Redis would redeliver "
+                "tasks that are still running"
+            )
+
+    @property
+    def embedded(self) -> bool:
+        """True when running on the no-server defaults (SQLite state and broker)."""
+        return self.database_url.startswith("sqlite") and self.broker_url.startswith("sqla+")
+
+    @property
+    def uses_redis(self) -> bool:
+        return self.broker_url.startswith(("redis://", "rediss://"))
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for var in VARIABLES:
+            raw = environ.get(var.env, var.default)
+            if raw == "" and var.default == "":
+                continue  # derived in __post_init__
+            try:
+                values[var.setting] = var.parse(raw)
+            except (ValueError, TypeError) as exc:
+                shown = "<hidden>" if var.secret else repr(raw)
+                raise ConfigError(f"{var.env}={shown} is invalid: {exc}") from None
+        unknown = sorted(k for k in environ if k.startswith("KAPTA_") and k not in _KNOWN)
+        if unknown:
+            logging.getLogger(__name__).warning("unknown configuration variables ignored: %s", unknown)
+        return cls(**values)
+
+
+_KNOWN = {v.env for v in VARIABLES}
+_cached: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use (never at import)."""
+    global _cached
+    if _cached is None:
+        _cached = Settings.from_env()
+    return _cached
+
+
+def set_settings(settings: Settings | None) -> None:
+    """Install explicit settings (tests, the demo). ``None`` forgets them."""
+    global _cached
+    _cached = settings

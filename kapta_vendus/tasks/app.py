@@ -1,0 +1,29 @@
+"""The Celery application, configured from ``celeryconfig``."""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from kapta_vendus.config import Settings, set_settings
+
+app = Celery("kapta_vendus", include=["kapta_vendus.tasks.registry"])
+# Lazy: celeryconfig (and so the environment) is read on first use of app.conf, never at import.
+app.config_from_object("celeryconfig")
+
+
+def configure(settings: Settings) -> Celery:
+    """Point the app (and the process-wide settings) at explicit settings: tests and the demo."""
+    import celeryconfig
+
+    set_settings(settings)
+    app.conf.update(celeryconfig.for_settings(settings))
+    return app
+
+
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_kwargs) -> None:
+    # A forked child must not share the parent's database connections.
+    from kapta_vendus.db.session import forget_connections_after_fork
+
+    forget_connections_after_fork()

@@ -1,0 +1,88 @@
+"""The one base task: it owns the transaction, the logging and the retry policy.
+
+Tasks stay thin adapters (take ids, call a service function). Retry classification lives here:
+errors that say ``retryable = True`` (Vendus unavailable, rate-limited, outcome unknown) and
+transient database/broker errors are retried with jittered exponential backoff, honouring a
+rate-limit reset; everything else (a rejection, a bug) is not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from celery import Task
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
+
+from kapta_vendus.config import get_settings
+from kapta_vendus.db.session import Database, database_for
+
+log = logging.getLogger("kapta_vendus.tasks")
+
+TRANSIENT = (OperationalError, PoolTimeout, ConnectionError, TimeoutError)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return bool(getattr(exc, "retryable", False)) or isinstance(exc, TRANSIENT)
+
+
+def backoff_seconds(retries: int, exc: BaseException | None = None, *, base: float = 2.0,
+                    cap: float = 600.0, rng: random.Random | None = None) -> float:
+    """Full-jitter exponential backoff; never earlier than a rate limit's announced reset."""
+    rng = rng or random
+    delay = rng.uniform(base / 2, min(cap, base * (2**retries)))
+    reset = getattr(exc, "reset_after", None)
+    if reset is not None:
+        delay = max(delay, float(reset) + rng.uniform(0, 1))
+    return min(delay, cap)
+
+
+class KaptaTask(Task):
+    abstract = True
+    acks_late = True
+    reject_on_worker_lost = True
+    typing = True
+
+    @property
+    def database(self) -> Database:
+        return database_for(get_settings().database_url)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        with self.database.unit_of_work() as session:
+            yield session
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if self.request.called_directly:
+                raise
+            max_retries = get_settings().task_max_retries
+            if is_retryable(exc) and self.request.retries < max_retries:
+                delay = backoff_seconds(self.request.retries, exc)
+                log.warning("%s[%s] retry %d/%d in %.1fs: %s", self.name, self.request.id,
+                            self.request.retries + 1, max_retries, delay, type(exc).__name__)
+                self.on_will_retry(exc, args, kwargs)
+                raise self.retry(exc=exc, countdown=delay, max_retries=max_retries) from exc
+            if is_retryable(exc):
+                log.error("%s[%s] retries exhausted: %s", self.name, self.request.id, type(exc).__name__)
+                self.on_exhausted(exc, args, kwargs)
+            else:
+                log.error("%s[%s] failed without retry: %s", self.name, self.request.id, type(exc).__name__)
+                self.on_not_retryable(exc, args, kwargs)
+            raise
+
+    # Hooks for subclasses (the pipeline marks its event dead/rejected here).
+    def on_will_retry(self, exc: BaseException, args, kwargs) -> None:
+        pass
+
+    def on_exhausted(self, exc: BaseException, args, kwargs) -> None:
+        pass
+
+    def on_not_retryable(self, exc: BaseException, args, kwargs) -> None:
+        pass
