@@ -41,10 +41,10 @@ worker_hijack_root_logger = False
 
 
 def for_settings(settings: Settings) -> dict[str, Any]:
-    transport_options: dict[str, Any] = {"visibility_timeout": settings.visibility_timeout}
-    if settings.broker_url.startswith("sqla+"):
-        # The embedded broker polls its table; a short interval keeps the demo snappy.
-        transport_options["polling_interval"] = 0.2
+    # The embedded broker (kapta_vendus.tasks.embedded_broker) takes no transport options: kombu
+    # would hand them to SQLAlchemy's create_engine. Its messages are never redelivered by timeout.
+    transport_options: dict[str, Any] = (
+        {} if settings.broker_url.startswith("sqla+") else {"visibility_timeout": settings.visibility_timeout})
     conf: dict[str, Any] = {
         "broker_url": settings.broker_url,
         "broker_transport_options": transport_options,

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -45,6 +46,34 @@ Money = Numeric(14, 2)
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware instant, stored in UTC, always read back aware.
+
+    PostgreSQL's ``timestamptz`` already behaves so, but SQLite has no time zones: plain
+    ``DateTime(timezone=True)`` silently drops the offset on write and returns naive values. Binding
+    converts to UTC first (so stored strings also compare correctly), and reading attaches UTC.
+    A naive datetime is refused rather than guessed at. The DDL is that of ``DateTime(timezone=True)``,
+    which is what migrations render.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: use an aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -55,7 +84,8 @@ def new_id() -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSONType, list[Any]: JSONType}
+    # A bare ``Mapped[datetime]`` gets the aware UTC type too, so no column can silently go naive.
+    type_annotation_map = {dict[str, Any]: JSONType, list[Any]: JSONType, datetime: UTCDateTime()}
 
 
 class Integration(Base):
@@ -69,9 +99,9 @@ class Integration(Base):
     mode: Mapped[str] = mapped_column(String(8), default="normal")  # normal|tests
     # Mapping, rules, notifications and event selection, as validated by their schemas.
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     stores: Mapped[list[IntegrationStore]] = relationship(
         back_populates="integration", cascade="all, delete-orphan", order_by="IntegrationStore.store_id"
@@ -103,9 +133,9 @@ class WebhookSecret(Base):
         ForeignKey("integrations.id", ondelete="CASCADE"), index=True
     )
     secret_enc: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Set when rotated: the secret keeps verifying until then, for a zero-downtime rotation.
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     integration: Mapped[Integration] = relationship(back_populates="secrets")
 
 
@@ -128,16 +158,18 @@ class Event(Base):
     external_id: Mapped[str] = mapped_column(String(255))  # the envelope id
     store_id: Mapped[int | None] = mapped_column(BigInteger)
     business_key: Mapped[str | None] = mapped_column(String(255))  # e.g. the sale id
-    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     raw: Mapped[str] = mapped_column(Text)  # the body exactly as received
     # received|in_flight|done|rejected|dead|imported
     status: Mapped[str] = mapped_column(String(16), default="received")
     current_step: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # When a step waits for a retry: the sweeper leaves the event alone until then.
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     steps: Mapped[list[StepRun]] = relationship(back_populates="event", order_by="StepRun.id")
 
@@ -156,7 +188,7 @@ class StepRun(Base):
     summary: Mapped[str] = mapped_column(String(500), default="")
     output: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     event: Mapped[Event] = relationship(back_populates="steps")
 
@@ -191,8 +223,8 @@ class Document(Base):
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     issued_here: Mapped[bool] = mapped_column(Boolean, default=False)
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class Link(Base):
@@ -215,7 +247,7 @@ class Link(Base):
     relation: Mapped[str] = mapped_column(String(32))  # invoiced_by|paid_by|credited_by|refers_to
     to_kind: Mapped[str] = mapped_column(String(16))
     to_key: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Issuance(Base):
@@ -242,8 +274,8 @@ class Issuance(Base):
     document_number: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class SyncCursor(Base):
@@ -258,7 +290,7 @@ class SyncCursor(Base):
     resource: Mapped[str] = mapped_column(String(32))  # documents|clients|products|import:…
     cursor_date: Mapped[date | None] = mapped_column(Date)
     position: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. an import checkpoint
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class ReconciliationRun(Base):
@@ -272,5 +304,5 @@ class ReconciliationRun(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|failed
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     details: Mapped[list[Any]] = mapped_column(default=list)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -15,10 +15,11 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 log = logging.getLogger(__name__)
-_HOOKS = "kapta_after_commit"
+_HOOKS = "kapta_after_commit"  # callbacks, in registration order
+_MARKS = "kapta_savepoint_marks"  # savepoint -> number of hooks registered before it
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -45,11 +46,17 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 def on_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Run ``callback`` after the session's transaction commits; drop it on rollback."""
+    """Run ``callback`` after the session's transaction commits; drop it on rollback.
+
+    A hook registered inside a savepoint (``begin_nested``) is dropped when that savepoint rolls
+    back, while hooks registered before it survive: the receiver's "insert, and on a duplicate key
+    roll back the savepoint" must not lose the enqueue of rows that are still committed.
+    """
     session.info.setdefault(_HOOKS, []).append(callback)
 
 
 def _run_hooks(session: Session) -> None:
+    # after_commit fires only for the outermost transaction, never for a released savepoint.
     hooks = session.info.pop(_HOOKS, [])
     for hook in hooks:
         try:
@@ -58,8 +65,29 @@ def _run_hooks(session: Session) -> None:
             log.exception("after-commit hook failed")
 
 
-def _drop_hooks(session: Session) -> None:
-    session.info.pop(_HOOKS, None)
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.setdefault(_MARKS, {})[transaction] = len(session.info.get(_HOOKS, ()))
+
+
+def _drop_rolled_back_hooks(session: Session, transaction: SessionTransaction) -> None:
+    # The transaction that really rolled back is the first savepoint or root from here upwards.
+    boundary: SessionTransaction | None = transaction
+    while boundary is not None and not boundary.nested and boundary.parent is not None:
+        boundary = boundary.parent
+    mark = session.info.get(_MARKS, {}).get(boundary) if boundary is not None else None
+    if boundary is not None and boundary.nested and mark is not None:
+        del session.info.get(_HOOKS, [])[mark:]
+    else:
+        session.info.pop(_HOOKS, None)
+
+
+def _forget_transaction(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        # The outermost transaction is over: after a commit the hooks already ran; anything left
+        # belongs to a transaction that did not commit.
+        session.info.pop(_HOOKS, None)
+        session.info.pop(_MARKS, None)
 
 
 class Database:
@@ -68,7 +96,9 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.sessions, "after_commit", _run_hooks)
-        event.listen(self.sessions, "after_rollback", _drop_hooks)
+        event.listen(self.sessions, "after_transaction_create", _mark_savepoint)
+        event.listen(self.sessions, "after_soft_rollback", _drop_rolled_back_hooks)
+        event.listen(self.sessions, "after_transaction_end", _forget_transaction)
 
     @property
     def is_sqlite(self) -> bool:

@@ -6,7 +6,9 @@ The first key encrypts; every key decrypts, so keys can be rotated: add the new 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -28,11 +30,26 @@ def _embedded_key(settings: Settings) -> str:
     # Only for the embedded default (a laptop, the demo): production sets KAPTA_SECRET_KEYS.
     path = key_file_path(settings)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _create_key_file(path)
+    return path.read_text().strip()
+
+
+def _create_key_file(path: Path) -> None:
+    # The web process and a worker may start together: write the key to a private temporary file,
+    # then link it into place. link() fails if another process won, and then its key is used, so
+    # nobody ever reads a half-written file or encrypts with a key that is then overwritten.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
         with os.fdopen(fd, "w") as fh:
             fh.write(Fernet.generate_key().decode())
-    return path.read_text().strip()
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # another process won: use its key
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def key_ring(settings: Settings) -> MultiFernet:

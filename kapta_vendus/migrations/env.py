@@ -2,11 +2,19 @@
 
 from alembic import context
 
-from kapta_vendus.db.models import Base
+from kapta_vendus.db.models import Base, UTCDateTime
 from kapta_vendus.db.session import make_engine
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def render_item(type_, obj, autogen_context):
+    # A migration must not import application code, which changes after the migration is written:
+    # our TypeDecorators render as the plain DDL type they emit.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_migrations_offline() -> None:
@@ -15,6 +23,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -33,7 +42,8 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     # Batch mode lets ALTERs work on SQLite, which cannot alter constraints in place.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                      render_item=render_item)
     with context.begin_transaction():
         context.run_migrations()
 

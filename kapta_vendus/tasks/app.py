@@ -6,7 +6,9 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from kapta_vendus.config import Settings, set_settings
+from kapta_vendus.tasks import embedded_broker
 
+embedded_broker.install()
 app = Celery("kapta_vendus", include=["kapta_vendus.tasks.registry"])
 # Lazy: celeryconfig (and so the environment) is read on first use of app.conf, never at import.
 app.config_from_object("celeryconfig")

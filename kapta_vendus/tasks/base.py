@@ -3,7 +3,7 @@
 Tasks stay thin adapters (take ids, call a service function). Retry classification lives here:
 errors that say ``retryable = True`` (Vendus unavailable, rate-limited, outcome unknown) and
 transient database/broker errors are retried with jittered exponential backoff, honouring a
-rate-limit reset; everything else (a rejection, a bug) is not retried.
+rate-limit reset (up to the cap); everything else (a rejection, a bug) is not retried.
 """
 
 from __future__ import annotations
@@ -32,9 +32,15 @@ def is_retryable(exc: BaseException) -> bool:
 
 def backoff_seconds(retries: int, exc: BaseException | None = None, *, base: float = 2.0,
                     cap: float = 600.0, rng: random.Random | None = None) -> float:
-    """Full-jitter exponential backoff; never earlier than a rate limit's announced reset."""
+    """Full-jitter exponential backoff, waiting for a rate limit's announced reset.
+
+    The cap wins over the reset: a countdown is held in worker memory, and one longer than the
+    broker's visibility timeout would get the message redelivered while it waits.
+    """
     rng = rng or random
-    delay = rng.uniform(base / 2, min(cap, base * (2**retries)))
+    # The exponent is bounded so that 2**retries never overflows a float, whatever ``retries`` is.
+    ceiling = min(cap, base * 2.0 ** min(max(retries, 0), 64))
+    delay = rng.uniform(base / 2, max(ceiling, base / 2))
     reset = getattr(exc, "reset_after", None)
     if reset is not None:
         delay = max(delay, float(reset) + rng.uniform(0, 1))
@@ -67,7 +73,7 @@ class KaptaTask(Task):
                 delay = backoff_seconds(self.request.retries, exc)
                 log.warning("%s[%s] retry %d/%d in %.1fs: %s", self.name, self.request.id,
                             self.request.retries + 1, max_retries, delay, type(exc).__name__)
-                self.on_will_retry(exc, args, kwargs)
+                self.on_will_retry(exc, args, kwargs, delay)
                 raise self.retry(exc=exc, countdown=delay, max_retries=max_retries) from exc
             if is_retryable(exc):
                 log.error("%s[%s] retries exhausted: %s", self.name, self.request.id, type(exc).__name__)
@@ -78,7 +84,7 @@ class KaptaTask(Task):
             raise
 
     # Hooks for subclasses (the pipeline marks its event dead/rejected here).
-    def on_will_retry(self, exc: BaseException, args, kwargs) -> None:
+    def on_will_retry(self, exc: BaseException, args, kwargs, delay: float) -> None:
         pass
 
     def on_exhausted(self, exc: BaseException, args, kwargs) -> None:

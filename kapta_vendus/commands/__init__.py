@@ -1,0 +1,1 @@
+"""Operator commands, one module per capability, collected by ``kapta_vendus.cli``."""

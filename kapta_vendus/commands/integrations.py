@@ -1,0 +1,79 @@
+"""`kapta-vendus integrations …`."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+from sqlalchemy import select
+
+from kapta_vendus.commands.common import console, database, load_settings
+from kapta_vendus.db.models import Integration
+from kapta_vendus.events.errors import Rejection
+from kapta_vendus.integrations.config import load_config_file, validate_config
+from kapta_vendus.integrations.service import create_integration
+
+
+def _discovered(settings, url: str, key: str, stores: list[int], mode: str) -> dict:
+    from kapta_vendus.integrations.discover import UnknownStore, discover_mapping
+    from kapta_vendus.vendus import VendusClient, VendusError
+
+    try:
+        with VendusClient(url, key, timeout=(settings.vendus_connect_timeout, settings.vendus_timeout)) as client:
+            mapping = discover_mapping(client, stores, mode)
+    except UnknownStore as exc:
+        raise click.ClickException(str(exc)) from None
+    except VendusError as exc:
+        console.print(f"[yellow]could not read the Vendus account to propose a mapping: {exc}[/]")
+        return {"mode": mode}
+    console.print(f"mapping proposed from the Vendus account: {len(mapping['payment_methods'])} payment "
+                  f"method(s), registers {[s.get('register_id') for s in mapping['stores'].values()]}")
+    return mapping
+
+
+@click.group()
+def integrations() -> None:
+    """Integrations: one per Vendus account and set of stores."""
+
+
+@integrations.command("create")
+@click.option("--name", required=True)
+@click.option("--vendus-url", required=True, help="Vendus API base URL, e.g. https://www.vendus.pt/ws/v1.1")
+@click.option("--vendus-api-key", required=True, envvar="KAPTA_NEW_VENDUS_API_KEY",
+              help="The account's API key (or set KAPTA_NEW_VENDUS_API_KEY); stored encrypted.")
+@click.option("--store", "stores", type=int, multiple=True, required=True, help="Vendus store id (repeatable).")
+@click.option("--mode", type=click.Choice(["normal", "tests"]), default="normal", show_default=True)
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="YAML with mapping, rules, notifications and event selection.")
+@click.option("--discover/--no-discover", default=True, show_default=True,
+              help="Without a mapping in --config, propose one from the Vendus account (payment methods, registers).")
+def create(name: str, vendus_url: str, vendus_api_key: str, stores: tuple[int, ...], mode: str,
+           config_file: str | None, discover: bool) -> None:
+    """Create an integration and print its id and webhook signing secret (shown once)."""
+    settings = load_settings()
+    config = load_config_file(config_file) if config_file else {}
+    if discover and "mapping" not in config:
+        config["mapping"] = _discovered(settings, vendus_url, vendus_api_key, list(stores), mode)
+    try:
+        validate_config(config)
+        with database(settings).unit_of_work() as session:
+            integration, secret = create_integration(
+                session, settings, name=name, vendus_url=vendus_url, api_key=vendus_api_key,
+                stores=list(stores), mode=mode, config=config)
+            integration_id = integration.id
+    except (ValueError, Rejection) as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(f"integration id:  [bold]{integration_id}[/]")
+    console.print(f"webhook secret:  [bold]{secret}[/]  (shown once: store it in the sender now)")
+    console.print(f"endpoint:        POST /v1/integrations/{integration_id}/events")
+
+
+@integrations.command("list")
+def list_() -> None:
+    """List integrations (never prints secrets)."""
+    with database().unit_of_work() as session:
+        rows = session.scalars(select(Integration).order_by(Integration.name)).all()
+        table = Table("id", "name", "status", "mode", "stores", "vendus url")
+        for row in rows:
+            table.add_row(row.id, row.name, row.status, row.mode, ", ".join(map(str, row.store_ids)),
+                          row.vendus_base_url)
+    console.print(table)

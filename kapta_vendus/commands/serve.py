@@ -1,0 +1,37 @@
+"""`kapta-vendus serve`: the receiver and admin API on gunicorn."""
+
+from __future__ import annotations
+
+import click
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, options: dict) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from kapta_vendus.web import create_app
+
+        return create_app()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, type=int, show_default=True)
+@click.option("--workers", default=2, type=int, show_default=True)
+@click.option("--threads", default=4, type=int, show_default=True)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the receiver (and admin API) with gunicorn."""
+    from kapta_vendus.db.session import forget_connections_after_fork
+
+    _Gunicorn({
+        "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
+        "accesslog": "-", "timeout": 30, "graceful_timeout": 20,
+        "post_fork": lambda _server, _worker: forget_connections_after_fork(),
+    }).run()

@@ -1,0 +1,29 @@
+"""One Vendus client per integration per thread (a client's requests.Session is not thread-safe)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+from kapta_vendus.config import Settings
+from kapta_vendus.db.models import Integration
+from kapta_vendus.integrations.service import api_key
+from kapta_vendus.vendus import VendusClient
+
+_local = threading.local()
+
+
+def client_for(settings: Settings, integration: Integration) -> VendusClient:
+    key = api_key(settings, integration)
+    # The cache key changes when the API key or URL changes, so a rotated key takes effect at once.
+    cache_key = (integration.id, integration.vendus_base_url, hashlib.sha256(key.encode()).hexdigest())
+    clients: dict = getattr(_local, "clients", None) or {}
+    _local.clients = clients
+    client = clients.get(cache_key)
+    if client is None:
+        for stale in [k for k in clients if k[0] == integration.id]:
+            clients.pop(stale).close()
+        client = clients[cache_key] = VendusClient(
+            integration.vendus_base_url, key,
+            timeout=(settings.vendus_connect_timeout, settings.vendus_timeout))
+    return client

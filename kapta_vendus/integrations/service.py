@@ -1,0 +1,96 @@
+"""Integrations as tenants: creation, secrets, and the Vendus client each one uses."""
+
+from __future__ import annotations
+
+import base64
+import secrets as pysecrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from kapta_vendus.config import Settings
+from kapta_vendus.db.models import Integration, IntegrationStore, WebhookSecret
+from kapta_vendus.integrations.crypto import decrypt, encrypt
+
+MODES = ("normal", "tests")
+
+
+class IntegrationNotFound(LookupError):
+    pass
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 24 random bytes."""
+    return "whsec_" + base64.b64encode(pysecrets.token_bytes(24)).decode()
+
+
+def create_integration(session: Session, settings: Settings, *, name: str, vendus_url: str, api_key: str,
+                       stores: list[int], mode: str = "normal",
+                       config: dict[str, Any] | None = None) -> tuple[Integration, str]:
+    """Create an integration; returns it and its first webhook secret (shown once, stored encrypted)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    if not stores:
+        raise ValueError("an integration needs at least one store")
+    if session.scalar(select(Integration.id).where(Integration.name == name)):
+        raise ValueError(f"an integration named {name!r} already exists")
+    secret = new_webhook_secret()
+    integration = Integration(
+        name=name,
+        vendus_base_url=vendus_url.rstrip("/"),
+        vendus_api_key_enc=encrypt(settings, api_key),
+        mode=mode,
+        config=config or {},
+        stores=[IntegrationStore(store_id=int(s)) for s in dict.fromkeys(stores)],
+        secrets=[WebhookSecret(secret_enc=encrypt(settings, secret))],
+    )
+    session.add(integration)
+    session.flush()
+    return integration, secret
+
+
+def get_integration(session: Session, integration_id: str, *, active_only: bool = False) -> Integration:
+    query = (select(Integration).where(Integration.id == integration_id)
+             .options(selectinload(Integration.stores), selectinload(Integration.secrets)))
+    integration = session.scalar(query)
+    if integration is None or (active_only and integration.status != "active"):
+        raise IntegrationNotFound(integration_id)
+    return integration
+
+
+def find_integration(session: Session, ref: str) -> Integration:
+    """By id or by name: what an operator types on the command line."""
+    integration = session.get(Integration, ref) or session.scalar(
+        select(Integration).where(Integration.name == ref))
+    if integration is None:
+        raise IntegrationNotFound(ref)
+    return integration
+
+
+def active_secrets(settings: Settings, integration: Integration, *, now: datetime | None = None) -> list[str]:
+    now = now or datetime.now(UTC)
+    return [decrypt(settings, s.secret_enc) for s in integration.secrets
+            if s.expires_at is None or _aware(s.expires_at) > now]
+
+
+def rotate_secret(session: Session, settings: Settings, integration: Integration,
+                  overlap: timedelta) -> str:
+    """Add a new secret; the current ones stay valid for ``overlap``, then expire."""
+    now = datetime.now(UTC)
+    for old in integration.secrets:
+        if old.expires_at is None or _aware(old.expires_at) > now + overlap:
+            old.expires_at = now + overlap
+    secret = new_webhook_secret()
+    integration.secrets.append(WebhookSecret(secret_enc=encrypt(settings, secret)))
+    session.flush()
+    return secret
+
+
+def api_key(settings: Settings, integration: Integration) -> str:
+    return decrypt(settings, integration.vendus_api_key_enc)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

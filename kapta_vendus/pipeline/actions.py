@@ -1,0 +1,181 @@
+"""The billing actions of the ``actions`` step. Each is idempotent through ``issue_once``.
+
+Business keys are the sale, the payment and the refund, never the event: two events that carry
+the same sale (a POS re-sending under a new event id) end with one document.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from kapta_vendus.events.errors import Rejection
+from kapta_vendus.pipeline import context as c
+from kapta_vendus.pipeline.issuance import Issued, issue_once
+from kapta_vendus.pipeline.mirror import link, linked_documents, upsert_document
+from kapta_vendus.pipeline.payloads import (
+    build_credit_note_payload,
+    build_document_payload,
+    build_receipt_payload,
+    build_sale_receipt_payload,
+    receipt_reference,
+)
+from kapta_vendus.pipeline.runner import StepContext
+from kapta_vendus.vendus import VendusError
+
+INVOICE_TYPES = ("FT", "FR", "FS")
+
+
+class InvoiceNotReady(VendusError):
+    """A payment or refund arrived before its sale's invoice exists: retry later, in order."""
+
+    retryable = True
+
+
+def _mode(ctx: StepContext) -> str:
+    return c.mapping(ctx).mode
+
+
+def _record(ctx: StepContext, issued: Issued, payload: dict[str, Any], *, sale_id: str,
+            relation: str, extra_links: tuple[tuple[str, str, str], ...] = ()) -> dict[str, Any]:
+    """Mirror the issued document and link it to its sale (and any other object)."""
+    doc = {"id": issued.vendus_id, "type": issued.document_type, "number": issued.number, "status": "N",
+           "date": payload.get("date"), "register_id": payload.get("register_id"),
+           "external_reference": payload.get("external_reference"), **(issued.reply or {})}
+    with ctx.db.unit_of_work() as session:
+        row = upsert_document(session, ctx.integration_id, doc, mode=_mode(ctx), issued_here=True,
+                              store_id=c.facts(ctx).store_id)
+        link(session, ctx.integration_id, "sale", sale_id, relation, "document", str(row.id))
+        for from_kind, from_key, rel in extra_links:
+            link(session, ctx.integration_id, from_kind, from_key, rel, "document", str(row.id))
+    return {"kind": relation, "document_type": issued.document_type, "number": issued.number,
+            "vendus_id": issued.vendus_id, "adopted": issued.adopted}
+
+
+def _sale_key(ctx: StepContext, sale_id: str) -> str:
+    return f"sale:{c.facts(ctx).store_id}:{sale_id}"
+
+
+def issue_document(ctx: StepContext, params: dict[str, Any]) -> dict[str, Any]:
+    mapped = c.mapped_sale(ctx)
+    payload = build_document_payload(mapped, params["document_type"])
+    issued = issue_once(ctx.db, c.vendus(ctx), integration_id=ctx.integration_id, event_id=ctx.event_id,
+                        business_key=_sale_key(ctx, mapped.sale.sale_id), kind="issue_document",
+                        payload=payload, mode=mapped.mode)
+    return _record(ctx, issued, payload, sale_id=mapped.sale.sale_id, relation="invoiced_by")
+
+
+def _open_invoices(ctx: StepContext, sale_id: str) -> list[Any]:
+    with ctx.db.unit_of_work() as session:
+        return [d for d in linked_documents(session, ctx.integration_id, "sale", sale_id, "invoiced_by",
+                                            types=INVOICE_TYPES) if d.status == "N"]
+
+
+def issue_receipt(ctx: StepContext, params: dict[str, Any]) -> dict[str, Any]:
+    event = c.normalised(ctx)
+    if event.sale is not None:  # the part already paid when an FT sale closed
+        mapped = c.mapped_sale(ctx)
+        invoices = [d for d in _open_invoices(ctx, mapped.sale.sale_id) if d.type == "FT"]
+        if not invoices:
+            raise InvoiceNotReady("the sale's FT is not issued yet")
+        payload = build_sale_receipt_payload(mapped, invoices[0].number)
+        business = _sale_key(ctx, mapped.sale.sale_id)
+        sale_id, kind, extra = mapped.sale.sale_id, "issue_receipt:sale", ()
+    else:
+        payment = event.payment
+        if payment is None:
+            raise Rejection(["issue_receipt applies to sales and payment confirmations only"])
+        invoices = [d for d in _open_invoices(ctx, payment.sale_id) if d.type == "FT"]
+        if not invoices:
+            raise InvoiceNotReady(f"sale {payment.sale_id} has no open FT yet")
+        mapping = c.mapping(ctx)
+        amount = Decimal(str(params.get("amount") or payment.amount))
+        payload = build_receipt_payload(
+            [d.number for d in invoices], amount, mapping.method_id(params.get("method") or payment.method),
+            register_id=invoices[0].register_id or mapping.register_for(event.store_id), mode=mapping.mode,
+            date=payment.confirmed_at.astimezone(mapping.timezone_for(event.store_id)).date(),
+            external_reference=receipt_reference(payment.sale_id, payment.payment_id))
+        business = f"payment:{event.store_id}:{payment.payment_id}"
+        sale_id, kind = payment.sale_id, "issue_receipt"
+        extra = (("payment", payment.payment_id, "paid_by"),)
+    issued = issue_once(ctx.db, c.vendus(ctx), integration_id=ctx.integration_id, event_id=ctx.event_id,
+                        business_key=business, kind=kind, payload=payload, mode=_mode(ctx))
+    result = _record(ctx, issued, payload, sale_id=sale_id, relation="paid_by", extra_links=extra)
+    _refresh(ctx, [d.vendus_id for d in invoices])
+    return result
+
+
+def issue_credit_note(ctx: StepContext, params: dict[str, Any]) -> dict[str, Any]:
+    refund = c.normalised(ctx).refund
+    if refund is None:
+        raise Rejection(["issue_credit_note applies to sale.refunded events only"])
+    invoices = _open_invoices(ctx, refund.sale_id)
+    if not invoices:
+        raise InvoiceNotReady(f"sale {refund.sale_id} has no invoice yet")
+    mode = _mode(ctx)
+    original = c.vendus(ctx).get_document(invoices[0].vendus_id, mode=mode if mode == "tests" else None)
+    payload = build_credit_note_payload(original, refund, params.get("reason"),
+                                        register_id=invoices[0].register_id, mode=mode)
+    issued = issue_once(ctx.db, c.vendus(ctx), integration_id=ctx.integration_id, event_id=ctx.event_id,
+                        business_key=f"refund:{refund.store_id}:{refund.refund_id}",
+                        kind="issue_credit_note", payload=payload, mode=mode)
+    result = _record(ctx, issued, payload, sale_id=refund.sale_id, relation="credited_by",
+                     extra_links=(("refund", refund.refund_id, "credited_by"),))
+    _refresh(ctx, [invoices[0].vendus_id])
+    return result
+
+
+def cancel_receipt(ctx: StepContext, params: dict[str, Any]) -> dict[str, Any]:
+    number = params.get("number")
+    with ctx.db.unit_of_work() as session:
+        sale_id = c.normalised(ctx).sale_id
+        receipts = [d for d in linked_documents(session, ctx.integration_id, "sale", sale_id or "", "paid_by",
+                                                types=("RG",)) if not number or d.number == number]
+    if not receipts:
+        raise Rejection([f"no receipt {number or ''} to cancel for sale {sale_id}".replace("  ", " ")])
+    client, mode = c.vendus(ctx), _mode(ctx)
+    for receipt in receipts:
+        if receipt.status != "A":  # cancelling twice is refused by Vendus; the mirror says if done
+            client.cancel_document(receipt.vendus_id, mode=mode if mode == "tests" else None)
+    _refresh(ctx, [r.vendus_id for r in receipts])
+    return {"kind": "cancelled", "numbers": [r.number for r in receipts]}
+
+
+def link_only(ctx: StepContext, params: dict[str, Any]) -> dict[str, Any]:
+    """A document Vendus already has: mirror it and link it to its sale; never re-issue."""
+    from kapta_vendus.pipeline.payloads import sale_id_from_reference
+
+    document = c.normalised(ctx).document
+    with ctx.db.unit_of_work() as session:
+        row = upsert_document(session, ctx.integration_id, dict(document.raw), mode=_mode(ctx),
+                              store_id=document.store_id)
+        if document.external_reference:
+            sale_id = sale_id_from_reference(document.external_reference)
+            relation = {"RG": "paid_by", "NC": "credited_by"}.get(document.type, "invoiced_by")
+            link(session, ctx.integration_id, "sale", sale_id, relation, "document", str(row.id))
+        if document.invoice is not None:
+            invoice = upsert_document(session, ctx.integration_id, dict(document.invoice.raw),
+                                      mode=_mode(ctx), store_id=document.store_id)
+            link(session, ctx.integration_id, "document", str(row.id), "finalized_as", "document",
+                 str(invoice.id))
+    return {"kind": "linked", "document_type": document.type, "number": document.number,
+            "vendus_id": document.id}
+
+
+def _refresh(ctx: StepContext, vendus_ids: list[int]) -> None:
+    """Re-read documents whose debt or credit changed, so the mirror tells the truth."""
+    mode = _mode(ctx)
+    client = c.vendus(ctx)
+    for vendus_id in vendus_ids:
+        detail = client.get_document(vendus_id, mode=mode if mode == "tests" else None)
+        with ctx.db.unit_of_work() as session:
+            upsert_document(session, ctx.integration_id, detail, mode=mode)
+
+
+EXECUTORS = {
+    "issue_document": issue_document,
+    "issue_receipt": issue_receipt,
+    "issue_credit_note": issue_credit_note,
+    "cancel_receipt": cancel_receipt,
+    "link_only": link_only,
+}

@@ -1,0 +1,138 @@
+"""Exactly-once document issuance (ARCHITECTURE guarantee 2).
+
+Each billing action has a deterministic idempotency key: integration + business key + kind.
+The key is stored (state ``pending``) before the call, marked ``sent`` just before it, and sent
+as Vendus ``tx_id``, for which the API creates at most one document. When an earlier attempt
+ended with an unknown outcome (a timeout, a reset, a worker killed between the call and the
+commit), the action first looks the document up by its ``external_reference`` and adopts it; only
+if it is not found does it send again, with the same ``tx_id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from kapta_vendus.db.models import Issuance, utcnow
+from kapta_vendus.db.session import Database
+from kapta_vendus.events.errors import Rejection
+from kapta_vendus.logs import redact
+from kapta_vendus.vendus import VendusClient, VendusError, VendusRejected
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Issued:
+    key: str
+    vendus_id: int
+    number: str
+    document_type: str
+    amount_gross: Decimal | None
+    adopted: bool = False  # found in Vendus after an unknown outcome rather than created now
+    reply: dict[str, Any] | None = None
+
+
+def idempotency_key(integration_id: str, business_key: str, kind: str) -> str:
+    digest = hashlib.sha256(f"{integration_id}|{business_key}|{kind}".encode()).hexdigest()
+    return f"kv{digest[:38]}"
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    state: str
+    vendus_id: int | None
+    document_number: str | None
+    document_type: str | None
+    last_error: str | None
+
+
+def _claim(db: Database, integration_id: str, key: str, *, kind: str, business_key: str,
+           event_id: int, document_type: str, request: dict[str, Any]) -> _Claim:
+    """Insert the key if new; return the row as it stands, marked ``sent`` unless already final."""
+    with db.unit_of_work() as session:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(
+            dialect.insert(Issuance).values(
+                integration_id=integration_id, idempotency_key=key, kind=kind, business_key=business_key,
+                event_id=event_id, state="pending", document_type=document_type, request=request,
+                attempts=0, created_at=utcnow(), updated_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["integration_id", "idempotency_key"]))
+        row = session.scalar(select(Issuance).where(Issuance.integration_id == integration_id,
+                                                    Issuance.idempotency_key == key).with_for_update())
+        snapshot = _Claim(row.id, row.state, row.vendus_id, row.document_number, row.document_type,
+                          row.last_error)
+        if row.state in ("pending", "sent"):
+            row.state, row.attempts, row.request = "sent", row.attempts + 1, request
+        return snapshot
+
+
+def _finish(db: Database, issuance_id: int, **values: Any) -> None:
+    with db.unit_of_work() as session:
+        row = session.get(Issuance, issuance_id)
+        for name, value in values.items():
+            setattr(row, name, value)
+
+
+def _adopt_existing(client: VendusClient, external_reference: str, document_type: str,
+                    mode: str) -> dict[str, Any] | None:
+    matches = [d for d in client.find_documents_by_external_reference(external_reference, mode=mode)
+               if d.get("type") == document_type]
+    if len(matches) > 1:
+        # More than one is a duplicate already made elsewhere: a human must look, never guess.
+        raise Rejection([f"{len(matches)} {document_type} documents in Vendus already carry external "
+                         f"reference {external_reference!r}; refusing to pick one"])
+    return matches[0] if matches else None
+
+
+def issue_once(db: Database, client: VendusClient, *, integration_id: str, event_id: int,
+               business_key: str, kind: str, payload: dict[str, Any], mode: str) -> Issued:
+    key = idempotency_key(integration_id, business_key, kind)
+    document_type = str(payload.get("type", "FT"))
+    external_reference = str(payload.get("external_reference") or business_key)
+    claimed = _claim(db, integration_id, key, kind=kind, business_key=business_key, event_id=event_id,
+                     document_type=document_type, request=_loggable(payload))
+    if claimed.state == "issued":
+        return Issued(key, claimed.vendus_id, claimed.document_number, claimed.document_type, None)
+    if claimed.state == "rejected":
+        raise Rejection([claimed.last_error or "Vendus rejected this document earlier"])
+
+    if claimed.state == "sent":  # an earlier attempt may have created it: look before sending
+        found = _adopt_existing(client, external_reference, document_type, mode)
+        if found is not None:
+            _finish(db, claimed.id, state="issued", vendus_id=int(found["id"]),
+                    document_number=found.get("number"), last_error=None)
+            log.info("issuance %s adopted existing %s", key, found.get("number"))
+            return Issued(key, int(found["id"]), found.get("number", ""), document_type,
+                          found.get("amount_gross"), adopted=True, reply=found)
+
+    try:
+        reply = client.create_document({**payload, "tx_id": key})
+    except VendusRejected as exc:
+        reason = f"Vendus refused the {document_type}: {exc.code or exc.status} {exc.message}".strip()
+        _finish(db, claimed.id, state="rejected", last_error=redact(reason))
+        raise Rejection([reason]) from exc
+    except VendusError as exc:
+        # Unknown or failed: the key stays 'sent', so the retry looks up before sending again.
+        _finish(db, claimed.id, last_error=redact(f"{type(exc).__name__}: {exc}"))
+        raise
+    _finish(db, claimed.id, state="issued", vendus_id=int(reply["id"]), document_number=reply.get("number"),
+            last_error=None)
+    return Issued(key, int(reply["id"]), reply.get("number", ""), document_type, reply.get("amount_gross"),
+                  reply=reply)
+
+
+def _loggable(payload: dict[str, Any]) -> dict[str, Any]:
+    """What the audit trail keeps of a request: JSON-safe, no secrets (payloads carry none)."""
+    import json
+
+    from kapta_vendus.vendus import VendusJSONEncoder
+
+    return json.loads(json.dumps(payload, cls=VendusJSONEncoder))

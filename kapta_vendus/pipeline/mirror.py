@@ -1,0 +1,113 @@
+"""The local mirror of Vendus documents and the links between business objects."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from kapta_vendus.db.models import Document, Link, utcnow
+
+
+def _money(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
+
+
+def _status(doc: dict[str, Any]) -> str:
+    status = doc.get("status") or "N"
+    return str(status.get("id", "N") if isinstance(status, dict) else status)  # object in detail, str in lists
+
+
+def _unpaid(doc: dict[str, Any]) -> Decimal | None:
+    debt = doc.get("debt")
+    if isinstance(debt, dict) and "unpaid" in debt:
+        return _money(debt["unpaid"])
+    return _money(doc.get("total_unpaid"))
+
+
+def fingerprint(doc: dict[str, Any]) -> str:
+    """What the poller compares: a document whose fingerprint is unchanged needs no work."""
+    parts = (doc.get("type"), doc.get("number"), _status(doc), _money(doc.get("amount_gross")),
+             doc.get("payment_status"), _unpaid(doc))
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def upsert_document(session: Session, integration_id: str, doc: dict[str, Any], *, mode: str,
+                    issued_here: bool = False, store_id: int | None = None) -> Document:
+    vendus_id = int(doc["id"])
+    row = session.scalar(select(Document).where(Document.integration_id == integration_id,
+                                                Document.mode == mode, Document.vendus_id == vendus_id))
+    if row is None:
+        row = Document(integration_id=integration_id, vendus_id=vendus_id, mode=mode, raw={},
+                       issued_here=issued_here, first_seen_at=utcnow())
+        session.add(row)
+    row.issued_here = row.issued_here or issued_here
+    row.type = str(doc.get("type") or row.type or "")
+    row.number = str(doc.get("number") or row.number or "")
+    row.status = _status(doc) if "status" in doc or row.status is None else row.status
+    if doc.get("date"):
+        row.date = date.fromisoformat(str(doc["date"])[:10])
+    row.store_id = _int(doc.get("store_id")) or row.store_id or store_id
+    row.register_id = _int(doc.get("register_id")) or row.register_id
+    for name in ("amount_gross", "amount_net"):
+        value = _money(doc.get(name))
+        if value is not None:
+            setattr(row, name, value)
+    unpaid = _unpaid(doc)
+    if unpaid is not None:
+        row.total_unpaid = unpaid
+    row.payment_status = doc.get("payment_status") or row.payment_status
+    row.external_reference = doc.get("external_reference") or row.external_reference
+    row.raw = _jsonable({**(row.raw or {}), **doc})
+    row.fingerprint = fingerprint(row.raw)
+    session.flush()
+    return row
+
+
+def link(session: Session, integration_id: str, from_kind: str, from_key: str, relation: str,
+         to_kind: str, to_key: str) -> None:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(Link).values(
+        integration_id=integration_id, from_kind=from_kind, from_key=str(from_key), relation=relation,
+        to_kind=to_kind, to_key=str(to_key), created_at=utcnow()).on_conflict_do_nothing())
+
+
+def linked_documents(session: Session, integration_id: str, from_kind: str, from_key: str,
+                     relation: str, *, types: tuple[str, ...] | None = None) -> list[Document]:
+    ids = session.scalars(select(Link.to_key).where(
+        Link.integration_id == integration_id, Link.from_kind == from_kind, Link.from_key == str(from_key),
+        Link.relation == relation, Link.to_kind == "document"))
+    query = select(Document).where(Document.integration_id == integration_id,
+                                   Document.id.in_([int(i) for i in ids])).order_by(Document.id)
+    if types:
+        query = query.where(Document.type.in_(types))
+    return list(session.scalars(query))
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

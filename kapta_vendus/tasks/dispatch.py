@@ -1,0 +1,30 @@
+"""Enqueue work by task name, so that callers (receiver, sweeper, replay) need no task imports."""
+
+from __future__ import annotations
+
+from celery import chain
+
+from kapta_vendus.tasks.app import app
+
+# The per-event chain. Each step carries the event id only, never the payload.
+PIPELINE = (
+    "kapta.pipeline.validate",
+    "kapta.pipeline.normalise",
+    "kapta.pipeline.map",
+    "kapta.pipeline.rules",
+    "kapta.billing.actions",
+    "kapta.pipeline.sync",
+)
+
+
+def pipeline_chain(event_id: int, *, start_at: str | None = None):
+    steps = PIPELINE[PIPELINE.index(start_at):] if start_at else PIPELINE
+    return chain(*(app.signature(name, args=(event_id,), immutable=True) for name in steps))
+
+
+def enqueue_event(event_id: int, *, start_at: str | None = None) -> None:
+    pipeline_chain(event_id, start_at=start_at).apply_async()
+
+
+def enqueue_notification(event_id: int) -> None:
+    app.signature("kapta.notify.event", args=(event_id,), immutable=True).apply_async()

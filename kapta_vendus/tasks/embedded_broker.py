@@ -1,0 +1,38 @@
+"""The embedded broker: kombu's SQLAlchemy transport, tuned for SQLite and a snappy demo.
+
+kombu passes every transport option straight to ``create_engine``, so options such as the
+polling interval cannot be set the usual way; this subclass sets them in code instead, and gives
+SQLite a busy timeout and WAL so that workers and the receiver do not trip over each other's locks.
+"""
+
+from __future__ import annotations
+
+from kombu.transport import TRANSPORT_ALIASES
+from kombu.transport.sqlalchemy import Channel as _Channel
+from kombu.transport.sqlalchemy import Transport as _Transport
+from sqlalchemy import create_engine, event
+
+
+class Channel(_Channel):
+    def _engine_from_config(self):
+        engine = create_engine(self.connection.client.hostname, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # pragma: no cover - runs inside the broker connection
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+
+
+class Transport(_Transport):
+    Channel = Channel
+    polling_interval = 0.2
+
+
+def install() -> None:
+    """Make ``sqla+…`` broker URLs use this transport in this process."""
+    TRANSPORT_ALIASES["sqla"] = f"{__name__}:Transport"
+    TRANSPORT_ALIASES["sqlalchemy"] = f"{__name__}:Transport"

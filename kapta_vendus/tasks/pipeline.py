@@ -1,0 +1,61 @@
+"""The per-event chain: thin tasks over ``pipeline.runner.run_step`` and the step functions."""
+
+from __future__ import annotations
+
+from kapta_vendus.config import get_settings
+from kapta_vendus.pipeline import runner, steps
+from kapta_vendus.tasks.app import app
+from kapta_vendus.tasks.base import KaptaTask
+
+
+class PipelineStep(KaptaTask):
+    """A step of the event chain: accounts for the event when it retries, dies or is rejected."""
+
+    abstract = True
+
+    def step(self, name: str, event_id: int) -> str:
+        fn = steps.STEPS[name]
+        outcome = runner.run_step(self.database, get_settings(), name, fn, event_id,
+                                  attempt=self.request.retries + 1)
+        if outcome.stop:
+            self.request.chain = None  # the event is finished: the rest of the chain must not run
+        return outcome.summary
+
+    def on_will_retry(self, exc, args, kwargs, delay) -> None:
+        runner.mark_retrying(self.database, args[0], delay, exc)
+
+    def on_exhausted(self, exc, args, kwargs) -> None:
+        runner.mark_dead(self.database, args[0], exc)
+
+    def on_not_retryable(self, exc, args, kwargs) -> None:
+        runner.mark_dead(self.database, args[0], exc)
+
+
+@app.task(bind=True, base=PipelineStep, name="kapta.pipeline.validate")
+def validate(self, event_id: int) -> str:
+    return self.step("validate", event_id)
+
+
+@app.task(bind=True, base=PipelineStep, name="kapta.pipeline.normalise")
+def normalise(self, event_id: int) -> str:
+    return self.step("normalise", event_id)
+
+
+@app.task(bind=True, base=PipelineStep, name="kapta.pipeline.map")
+def map_event(self, event_id: int) -> str:
+    return self.step("map", event_id)
+
+
+@app.task(bind=True, base=PipelineStep, name="kapta.pipeline.rules")
+def rules(self, event_id: int) -> str:
+    return self.step("rules", event_id)
+
+
+@app.task(bind=True, base=PipelineStep, name="kapta.billing.actions")
+def actions(self, event_id: int) -> str:
+    return self.step("actions", event_id)
+
+
+@app.task(bind=True, base=PipelineStep, name="kapta.pipeline.sync")
+def sync(self, event_id: int) -> str:
+    return self.step("sync", event_id)
