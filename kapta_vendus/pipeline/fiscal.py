@@ -1,0 +1,295 @@
+"""Fiscal checks made before any call to Vendus (ARCHITECTURE guarantee 5).
+
+A document Vendus accepts cannot be deleted, only corrected with a credit note, so everything
+we can check locally is checked here and turned into a rejection a person can act on. Reasons
+never quote the NIF itself: they end up in logs and step records (data minimisation).
+Rules and their sources: reference/pt-invoicing-rules.md §1 (NIF), §2 (exemptions), §3 (documents).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.pt import nif as pt_nif
+
+from kapta_vendus.events.catalogue import document_status_code
+from kapta_vendus.events.exemptions import INTRA_EU_EXEMPTION, exemption_problem
+from kapta_vendus.pipeline.errors import FiscalRejection
+from kapta_vendus.pipeline.model import FINAL_CONSUMER_NIF, Customer, Refund, Sale, compact_fiscal_id
+
+SALE_DOCUMENT_TYPES = ("FT", "FR", "FS")
+CREDITABLE_TYPES = ("FT", "FR", "FS")
+PAID_AT_ISSUE = ("FR", "FS")  # Vendus refuses them without payments; the law says paid at issue
+TAX_CODES = ("NOR", "INT", "RED", "ISE")
+# POS totals and Vendus' own rounding may differ by a cent per document (pt-invoicing-rules §5).
+PAYMENT_TOLERANCE = Decimal("0.01")
+
+# NIF prefixes in use (pt-invoicing-rules §1). "8" is an obsolete range: warned about, not refused.
+_NIF_PREFIXES_1 = frozenset("12356")
+_NIF_PREFIXES_2 = frozenset({"45", "70", "71", "72", "74", "75", "77", "78", "79", "90", "91", "98", "99"})
+_NOT_A_NIF = "customer.fiscal_id: not a valid Portuguese NIF"
+_EU_VAT_PREFIXES = frozenset({cc.upper() for cc in eu_vat.MEMBER_STATES if cc != "gr"} | {"EL"})
+_EU_COUNTRIES = frozenset({cc.upper() for cc in eu_vat.MEMBER_STATES if cc != "xi"})
+
+
+@dataclass(frozen=True)
+class ClientDecision:
+    """Who the document is addressed to. ``omit``: anonymous final consumer, no client sent."""
+
+    omit: bool
+    customer: Customer | None = None
+    fiscal_id: str | None = None  # normalised: a PT NIF without "PT", a foreign id compacted
+    country: str = "PT"
+    eu_vat: bool = False  # a valid EU VAT number of another member state (intra-EU B2B)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FiscalClearance:
+    document_type: str
+    client: ClientDecision
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CreditLine:
+    row: int  # 1-based row on the original document
+    qty: Decimal
+    product_id: int | None
+    reference: str | None
+    title: str
+
+
+@dataclass(frozen=True)
+class CreditNotePlan:
+    document_number: str
+    reason: str
+    lines: tuple[CreditLine, ...]
+
+
+def check_pt_nif(value: str) -> tuple[str, tuple[str, ...]]:
+    """Validate a Portuguese NIF; return (9 digits, warnings) or raise FiscalRejection."""
+    number = pt_nif.compact(value)
+    if not (len(number) == 9 and number.isdigit()):
+        raise FiscalRejection([f"{_NOT_A_NIF} (must be 9 digits)"])
+    if number[0] not in _NIF_PREFIXES_1 | {"8"} and number[:2] not in _NIF_PREFIXES_2:
+        prefix = number[:2] if number[0] in "479" else number[0]  # 4x, 7x, 9x are split by 2 digits
+        raise FiscalRejection([f"{_NOT_A_NIF} (prefix {prefix} is not assigned)"])
+    try:
+        pt_nif.validate(number)
+    except StdnumError:
+        raise FiscalRejection([f"{_NOT_A_NIF} (wrong check digit)"]) from None
+    if number[0] == "8":
+        return number, ("customer.fiscal_id: NIF prefix 8 is an obsolete range; accepted, please verify",)
+    return number, ()
+
+
+def resolve_client(customer: Customer | None) -> ClientDecision:
+    """Decide whether and how the customer is sent; raise FiscalRejection for a bad fiscal id."""
+    if customer is None or customer.is_final_consumer:
+        # No NIF, or 999999990: the anonymous consumer. Vendus must never receive 999999990.
+        return ClientDecision(omit=True, customer=customer)
+    country = (customer.country or "PT").upper()
+    raw = customer.fiscal_id or ""
+    if country == "PT":
+        if re.match(r"[A-Za-z]{2}", raw.strip()) and not raw.strip().upper().startswith("PT"):
+            hint = "for a foreign customer send customer.country"
+            raise FiscalRejection([f"customer.fiscal_id: not a valid Portuguese NIF; {hint}"])
+        number, warnings = check_pt_nif(raw)
+        return ClientDecision(
+            omit=False, customer=customer, fiscal_id=number, country="PT", warnings=warnings
+        )
+    return _foreign_client(customer, compact_fiscal_id(raw), country)
+
+
+def _foreign_client(customer: Customer, compact: str, country: str) -> ClientDecision:
+    if not re.fullmatch(r"[A-Z0-9]{2,20}", compact):
+        raise FiscalRejection(["customer.fiscal_id: a foreign fiscal id must be 2 to 20 letters and digits"])
+    if compact == FINAL_CONSUMER_NIF:
+        return ClientDecision(omit=True, customer=customer)
+    decision = {"omit": False, "customer": customer, "fiscal_id": compact, "country": country}
+    if country in _EU_COUNTRIES and compact[:2] in _EU_VAT_PREFIXES:
+        # An EU customer's id written as an EU VAT number has to be one. (Outside the EU two
+        # leading letters mean nothing to us: such ids are accepted with their country.)
+        if not eu_vat.is_valid(compact):
+            raise FiscalRejection([f"customer.fiscal_id: not a valid {compact[:2]} VAT number"])
+        return ClientDecision(**decision, eu_vat=compact[:2] != "PT")
+    vat_prefix = "EL" if country == "GR" else country
+    if country in _EU_COUNTRIES and eu_vat.is_valid(vat_prefix + compact):
+        return ClientDecision(**decision, eu_vat=True)
+    warnings: tuple[str, ...] = ()
+    if country in _EU_COUNTRIES:
+        warnings = (f"customer.fiscal_id: not a {country} VAT number; the customer is treated as a consumer",)
+    return ClientDecision(**decision, warnings=warnings)
+
+
+def check_sale(sale: Sale, *, document_type: str, fs_limit: Decimal) -> FiscalClearance:
+    """Every check for issuing ``document_type`` for ``sale``; raise FiscalRejection with all reasons."""
+    reasons: list[str] = []
+    if document_type not in SALE_DOCUMENT_TYPES:
+        reasons.append(f"document_type: a sale is issued as FT, FR or FS, not {document_type}")
+    try:
+        client = resolve_client(sale.customer)
+    except FiscalRejection as exc:
+        reasons.extend(exc.reasons)
+        client = ClientDecision(omit=True)
+    if not sale.lines:
+        reasons.append("lines: a document needs at least one line")
+    for index, line in enumerate(sale.lines):
+        where = f"lines[{index}] ({line.title})"
+        if line.tax not in TAX_CODES:
+            reasons.append(f"{where}: tax must be one of {', '.join(TAX_CODES)} (got {line.tax})")
+        if line.tax == "ISE":
+            if not line.exemption:
+                reasons.append(f"{where}: a 0% (ISE) line needs an exemption code (M-code)")
+            elif problem := exemption_problem(line.exemption):
+                reasons.append(f"{where}: {problem}")
+            elif line.exemption == INTRA_EU_EXEMPTION and not client.eu_vat:
+                reasons.append(f"{where}: M16 (intra-EU supply) needs a customer with a valid EU VAT number")
+        elif line.exemption:
+            reasons.append(f"{where}: an exemption code is only allowed on ISE lines")
+        if line.qty <= 0 or line.unit_price <= 0 or line.total <= 0:
+            reasons.append(
+                f"{where}: zero or negative lines are not allowed; use discount_percentage for discounts"
+            )
+        if not Decimal(0) <= line.discount_percentage <= Decimal(100):
+            reasons.append(f"{where}: discount_percentage must be between 0 and 100")
+    reasons.extend(_payment_reasons(sale, document_type))
+    total = sale.total
+    if document_type == "FS" and total > fs_limit:
+        reasons.append(f"FS total {total} € is over the FS limit of {fs_limit} €: issue an FR or FT instead")
+    if reasons:
+        raise FiscalRejection(reasons)
+    return FiscalClearance(document_type=document_type, client=client, warnings=client.warnings)
+
+
+def _payment_reasons(sale: Sale, document_type: str) -> list[str]:
+    total, paid, status = sale.total, sale.paid_amount, sale.payment_status
+    reasons: list[str] = []
+    if status == "paid" and abs(paid - total) > PAYMENT_TOLERANCE:
+        reasons.append(f"payments: the sale is marked paid but paid payments add up to {paid} € of {total} €")
+    elif status == "partial" and not Decimal(0) < paid < total:
+        reasons.append(
+            f"payments: the sale is marked partial but paid payments add up to {paid} € of {total} €"
+        )
+    elif status == "pending" and paid != 0:
+        reasons.append(f"payments: the sale is marked pending but {paid} € is marked paid")
+    if document_type in PAID_AT_ISSUE and status != "paid":
+        reasons.append(f"document_type: an {document_type} is paid at issue, but the sale is {status}")
+    return reasons
+
+
+def check_receipt(invoice_numbers: Sequence[str], amount: Decimal) -> None:
+    """An RG names the invoices it settles and a positive amount in cents."""
+    reasons = []
+    if not invoice_numbers or not all(isinstance(n, str) and n.strip() for n in invoice_numbers):
+        reasons.append("invoices: a receipt must reference at least one invoice number")
+    if not isinstance(amount, Decimal) or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        reasons.append(f"amount: a receipt needs a positive amount with at most 2 decimals (got {amount})")
+    if reasons:
+        raise FiscalRejection(reasons)
+
+
+def plan_credit_note(
+    original: Mapping[str, Any], refund: Refund, *, reason: str | None = None, mode: str | None = None
+) -> CreditNotePlan:
+    """Which rows of ``original`` (a Vendus detail document) an NC credits, and how much of each.
+
+    Lines are chosen by 1-based row or by product reference (spread over rows with that
+    reference); without lines, every row is credited for what is still creditable (``qty_nc``).
+    """
+    number = str(original.get("number") or "").strip()
+    doc_type = str(original.get("type") or "").upper()
+    reason = (reason if reason is not None else refund.reason or "").strip()
+    reasons: list[str] = []
+    if not reason:
+        reasons.append("reason: required (it becomes the credit note's notes)")
+    if not number:
+        reasons.append("original: the invoice has no number")
+    if document_status_code(original.get("status")) == "A":
+        reasons.append(f"original: {number} is cancelled and cannot be credited")
+    if doc_type not in CREDITABLE_TYPES:
+        reasons.append(
+            f"original: only FT, FR and FS are credited with an NC, not {doc_type or 'an unknown type'}"
+        )
+    is_test = bool(re.match(r"\S+\s+T", number))
+    if mode == "normal" and is_test:
+        reasons.append(f"original: {number} is a test document; a normal-mode NC cannot credit it")
+    if mode == "tests" and number and not is_test:
+        reasons.append(f"original: a test-mode NC would not credit the real document {number}")
+    items = original.get("items") if isinstance(original.get("items"), list) else []
+    if not items:
+        reasons.append(f"original: {number} has no rows (the detail document is needed)")
+    remaining = [_creditable(item) for item in items]
+    lines: list[CreditLine] = []
+    if refund.is_full and items:
+        lines = [_credit(items, row, qty) for row, qty in enumerate(remaining, start=1) if qty > 0]
+        if not lines:
+            reasons.append(f"original: nothing left to credit on {number}: every row is already credited")
+    for index, wanted in enumerate(refund.lines):
+        if not items:
+            break
+        if wanted.row is not None:
+            rows = [wanted.row] if 1 <= wanted.row <= len(items) else []
+            if not rows:
+                reasons.append(
+                    f"lines[{index}]: row {wanted.row} does not exist on {number} ({len(items)} rows)"
+                )
+                continue
+        else:
+            rows = [i for i, item in enumerate(items, start=1) if item.get("reference") == wanted.reference]
+            if not rows:
+                reasons.append(f"lines[{index}]: no row with reference {wanted.reference!r} on {number}")
+                continue
+        available = sum((remaining[r - 1] for r in rows), Decimal(0))
+        if wanted.qty > available:
+            what = f"row {wanted.row}" if wanted.row is not None else repr(wanted.reference)
+            reasons.append(
+                f"lines[{index}]: qty {wanted.qty} exceeds what is still creditable ({available}) of {what}"
+            )
+            continue
+        needed = wanted.qty
+        for row in rows:
+            take = min(needed, remaining[row - 1])
+            if take > 0:
+                remaining[row - 1] -= take
+                needed -= take
+                lines.append(_credit(items, row, take))
+    if reasons:
+        raise FiscalRejection(reasons)
+    # Two refund lines may hit the same row (by row and by reference): one NC line per row.
+    merged: dict[int, CreditLine] = {}
+    for line in lines:
+        before = merged.get(line.row)
+        merged[line.row] = line if before is None else replace(before, qty=before.qty + line.qty)
+    return CreditNotePlan(document_number=number, reason=reason, lines=tuple(merged.values()))
+
+
+def _credit(items: list[Mapping[str, Any]], row: int, qty: Decimal) -> CreditLine:
+    item = items[row - 1]
+    product_id = item.get("id")
+    return CreditLine(
+        row=row,
+        qty=qty,
+        product_id=product_id if isinstance(product_id, int) and not isinstance(product_id, bool) else None,
+        reference=item.get("reference") or None,
+        title=str(item.get("title") or ""),
+    )
+
+
+def _creditable(item: Mapping[str, Any]) -> Decimal:
+    """What is still creditable on a row: ``qty_nc`` when Vendus gives it, else the row's qty."""
+    for key in ("qty_nc", "qty"):
+        value = item.get(key)
+        if value is not None and not isinstance(value, bool):
+            try:
+                return max(Decimal(str(value)), Decimal(0))
+            except InvalidOperation:
+                continue
+    return Decimal(0)
