@@ -56,11 +56,6 @@ def for_settings(settings: Settings) -> dict[str, Any]:
                 "schedule": float(settings.sweep_interval),
                 "options": {"expires": float(settings.sweep_interval)},
             },
-            "poll-stores": {
-                "task": "kapta.reconcile.schedule_polls",
-                "schedule": float(settings.reconcile_interval),
-                "options": {"expires": float(settings.reconcile_interval)},
-            },
         },
     }
     if settings.uses_redis:

@@ -123,11 +123,15 @@ def beat(ctx: click.Context) -> None:
     app.start(["beat", "--loglevel", settings.log_level, *ctx.args])
 
 
-def _register_optional_commands() -> None:
+def _register_commands() -> None:
     # Capabilities own their commands; the root group only collects them.
+    from kapta_vendus.commands.events import events
+    from kapta_vendus.commands.integrations import integrations
+    from kapta_vendus.commands.serve import serve
     from kapta_vendus.simulator.cli import simulator
 
-    main.add_command(simulator)
+    for command in (events, integrations, serve, simulator):
+        main.add_command(command)
 
 
-_register_optional_commands() if False else None
+_register_commands()

@@ -2,9 +2,9 @@
 
 Every variable lives in the single ``VARIABLES`` table below: its name, the setting it fills, how it
 is parsed, its default and what it is for. ``deploy/env.example`` and the README's configuration
-table are generated from the same table (``kapta-vendus config --markdown`` / ``--env``), so the
-documentation cannot drift from the code. Tests build ``Settings(...)`` explicitly instead of
-touching ``os.environ``.
+table are generated from the same table (``kapta-vendus config --format env`` / ``--format markdown``),
+so the documentation cannot drift from the code. An empty value means the default, as in that file.
+Tests build ``Settings(...)`` explicitly instead of touching ``os.environ``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,8 +51,12 @@ def _log_level(raw: str) -> str:
 
 
 def _database_url(raw: str) -> str:
-    scheme = urlsplit(raw).scheme
-    if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+    scheme, sep, rest = raw.partition("://")
+    if sep and scheme in {"postgresql", "postgres"}:
+        # SQLAlchemy would pick psycopg2 for a bare postgresql:// URL, which is not installed:
+        # accept the common spelling and use the driver we ship.
+        return f"postgresql+psycopg://{rest}"
+    if not sep or scheme not in {"sqlite", "sqlite+pysqlite", "postgresql+psycopg"}:
         raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
     return raw
 
@@ -61,6 +66,13 @@ def _broker_url(raw: str) -> str:
     if scheme not in {"redis", "rediss", "sqla+sqlite", "sqla+postgresql", "memory"}:
         raise ValueError("must be a redis:// URL, or sqla+sqlite:/// for the embedded broker")
     return raw
+
+
+def _shown(var: Variable, raw: str) -> str:
+    """The value as an error message may show it: never a secret, never a password in a URL."""
+    if var.secret:
+        return "<hidden>"
+    return repr(re.sub(r"^([^@]*?//)?[^@/]*@", lambda m: f"{m.group(1) or ''}***@", raw))
 
 
 def _http_url(raw: str) -> str:
@@ -192,14 +204,14 @@ class Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for var in VARIABLES:
-            raw = environ.get(var.env, var.default)
-            if raw == "" and var.default == "":
+            # Unset and empty both mean the default (env files list every variable, many empty).
+            raw = environ.get(var.env, "").strip() or var.default
+            if raw == "":
                 continue  # derived in __post_init__
             try:
                 values[var.setting] = var.parse(raw)
             except (ValueError, TypeError) as exc:
-                shown = "<hidden>" if var.secret else repr(raw)
-                raise ConfigError(f"{var.env}={shown} is invalid: {exc}") from None
+                raise ConfigError(f"{var.env}={_shown(var, raw)} is invalid: {exc}") from None
         unknown = sorted(k for k in environ if k.startswith("KAPTA_") and k not in _KNOWN)
         if unknown:
             logging.getLogger(__name__).warning("unknown configuration variables ignored: %s", unknown)

@@ -25,6 +25,17 @@ def _redact(url: str) -> str:
         return "<unparsable URL>"
 
 
+def _reason(exc: BaseException) -> str:
+    """The driver's own first line (``Connection refused``, ``password authentication failed``…):
+    what the operator needs to fix it, with anything secret-looking redacted."""
+    from kapta_vendus.logs import redact
+
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    first = lines[0][:200] if lines else ""
+    return f"{type(exc).__name__}: {redact(first)}" if first else type(exc).__name__
+
+
 def check_database(settings: Settings) -> Check:
     from sqlalchemy import text
 
@@ -37,7 +48,7 @@ def check_database(settings: Settings) -> Check:
             conn.execute(text("SELECT 1"))
     except Exception as exc:
         label = _redact(settings.database_url)
-        return Check("database", False, f"{label}: cannot connect ({type(exc).__name__})")
+        return Check("database", False, f"{label}: cannot connect ({_reason(exc)})")
     finally:
         engine.dispose()
     current, head = migrate.current_revision(settings.database_url), migrate.head_revision()
@@ -58,7 +69,7 @@ def check_broker(settings: Settings) -> Check:
             if settings.uses_redis:
                 conn.default_channel.client.ping()
     except Exception as exc:
-        return Check("broker", False, f"{label}: cannot connect ({type(exc).__name__})")
+        return Check("broker", False, f"{label}: cannot connect ({_reason(exc)})")
     kind = "redis (RedBeat scheduler)" if settings.uses_redis else "embedded, no server"
     return Check("broker", True, f"{label} [{kind}]")
 

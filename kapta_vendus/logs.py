@@ -9,9 +9,12 @@ import re
 # api_key query parameters, Basic/Bearer credentials and passwords inside URLs.
 _PATTERNS = (
     (re.compile(r"whsec_[A-Za-z0-9+/=_-]+"), "whsec_***"),
-    (re.compile(r"(api_key=)[^&\s'\"]+"), r"\1***"),
+    # api_key=… in a query string, and 'api_key': '…' / "api_key": "…" in a logged dict or JSON.
+    (re.compile(r"(api_key['\"]?\s*[=:]\s*['\"]?)[^&\s'\",}]+"), r"\1***"),
     (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:basic|bearer)\s+)[A-Za-z0-9+/=._-]+"), r"\1***"),
-    (re.compile(r"(://[^:/\s]+:)[^@\s]+(@)"), r"\1***\2"),
+    # user:password@ and :password@ (Redis URLs carry no user); a '/' cannot be in the password of a
+    # URL, which keeps "http://host:8000/a@b" intact.
+    (re.compile(r"(://[^:/@\s]*:)[^@\s/]+(@)"), r"\1***\2"),
     (re.compile(r"gAAAAA[A-Za-z0-9_=-]{20,}"), "<encrypted>"),
     (re.compile(r"kvt_[A-Za-z0-9_-]+"), "kvt_***"),
 )
@@ -23,12 +26,21 @@ def redact(text: str) -> str:
     return text
 
 
+_TRACEBACKS = logging.Formatter()
+
+
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
+        # Exception texts carry URLs too (a connection error names the URL with its query string).
+        # Formatters reuse a cached exc_text, so filling it here redacts the traceback they print.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
         return True
 
 

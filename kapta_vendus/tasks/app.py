@@ -19,6 +19,7 @@ def configure(settings: Settings) -> Celery:
     import celeryconfig
 
     set_settings(settings)
+    app.close()  # drop pooled broker connections: they would still point at the old broker
     app.conf.update(celeryconfig.for_settings(settings))
     return app
 

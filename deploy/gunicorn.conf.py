@@ -1,0 +1,62 @@
+"""Gunicorn settings for the web process (receiver and admin API).
+
+Used by the Procfile and the systemd unit: ``gunicorn -c deploy/gunicorn.conf.py
+"kapta_vendus.web:create_app()"``. Everything that differs between hosts comes from the environment.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+# PaaS convention: listen on $PORT on every interface. Behind nginx on the same host, set
+# GUNICORN_BIND=127.0.0.1:8000 (the systemd unit does) so that only the proxy can reach gunicorn.
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+
+# 2 * cores + 1, capped: every process has its own database pool (5 + 10 overflow connections), and
+# more processes than this would exhaust PostgreSQL's default max_connections before helping.
+# WEB_CONCURRENCY (the PaaS convention) overrides it.
+workers = int(os.environ.get("WEB_CONCURRENCY") or min(2 * multiprocessing.cpu_count() + 1, 8))
+worker_class = "sync"  # nginx buffers slow clients; a request is a short commit + enqueue
+
+# A request that takes longer than this is stuck (the receiver only persists and enqueues).
+timeout = 30
+# On SIGTERM/SIGHUP a worker finishes its in-flight requests: an accepted event has been committed
+# before it answers 202, but the client must still get that answer.
+graceful_timeout = 30
+keepalive = 5
+
+# Restart workers now and then so that a slow leak cannot grow forever; the jitter keeps them from
+# all restarting at the same moment.
+max_requests = 1000
+max_requests_jitter = 100
+
+# Logs go to stdout/stderr: the process manager (systemd journal, PaaS log drain) collects them.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("KAPTA_LOG_LEVEL", "info").lower()
+# The query string is left out of the access log: it may carry an api_key.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
+
+# Import the application once in the master: a configuration error stops the start with one clear
+# message instead of a crash loop of workers, and workers fork faster.
+preload_app = True
+
+# Worker heartbeat files on tmpfs rather than a disk that may stall (gunicorn's own advice); the
+# systemd units keep /dev/shm writable.
+_TMPFS = "/dev/shm"  # noqa: S108 - not for data, only gunicorn's per-worker heartbeat files
+if os.path.isdir(_TMPFS):
+    worker_tmp_dir = _TMPFS
+
+# Gunicorn 25.1+ opens a control socket (for gunicornc) under $HOME by default; under systemd the
+# home is read-only, so it goes to the unit's RuntimeDirectory instead. Older versions ignore this.
+if os.environ.get("RUNTIME_DIRECTORY"):
+    control_socket = os.path.join(os.environ["RUNTIME_DIRECTORY"].split(":")[0], "gunicorn.ctl")
+
+
+def post_fork(server, worker) -> None:
+    # With preload_app the master may have opened database connections; a forked worker must not
+    # share their sockets, so it drops them (without closing the parent's) and opens its own.
+    from kapta_vendus.db.session import forget_connections_after_fork
+
+    forget_connections_after_fork()
