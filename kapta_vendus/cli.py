@@ -128,9 +128,10 @@ def _register_commands() -> None:
     from kapta_vendus.commands.events import events
     from kapta_vendus.commands.integrations import integrations
     from kapta_vendus.commands.serve import serve
+    from kapta_vendus.demo.command import demo
     from kapta_vendus.simulator.cli import simulator
 
-    for command in (events, integrations, serve, simulator):
+    for command in (demo, events, integrations, serve, simulator):
         main.add_command(command)
 
 

@@ -1,0 +1,5 @@
+"""``python -m kapta_vendus`` = ``kapta-vendus``."""
+
+from kapta_vendus.cli import main
+
+main()

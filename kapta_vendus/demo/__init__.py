@@ -1,0 +1,1 @@
+"""``kapta-vendus demo``: the whole product on one machine, end to end, in under a minute."""
