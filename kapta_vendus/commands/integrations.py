@@ -37,7 +37,7 @@ def integrations() -> None:
 
 @integrations.command("create")
 @click.option("--name", required=True)
-@click.option("--vendus-url", required=True, help="Vendus API base URL, e.g. https://www.vendus.pt/ws/v1.1")
+@click.option("--vendus-url", help="Vendus API base URL (default: KAPTA_VENDUS_BASE_URL).")
 @click.option("--vendus-api-key", required=True, envvar="KAPTA_NEW_VENDUS_API_KEY",
               help="The account's API key (or set KAPTA_NEW_VENDUS_API_KEY); stored encrypted.")
 @click.option("--store", "stores", type=int, multiple=True, required=True, help="Vendus store id (repeatable).")
@@ -46,10 +46,11 @@ def integrations() -> None:
               help="YAML with mapping, rules, notifications and event selection.")
 @click.option("--discover/--no-discover", default=True, show_default=True,
               help="Without a mapping in --config, propose one from the Vendus account (payment methods, registers).")
-def create(name: str, vendus_url: str, vendus_api_key: str, stores: tuple[int, ...], mode: str,
+def create(name: str, vendus_url: str | None, vendus_api_key: str, stores: tuple[int, ...], mode: str,
            config_file: str | None, discover: bool) -> None:
     """Create an integration and print its id and webhook signing secret (shown once)."""
     settings = load_settings()
+    vendus_url = vendus_url or settings.vendus_base_url
     config = load_config_file(config_file) if config_file else {}
     if discover and "mapping" not in config:
         config["mapping"] = _discovered(settings, vendus_url, vendus_api_key, list(stores), mode)

@@ -1,6 +1,8 @@
 """State database: models, sessions, migrations."""
 
 from kapta_vendus.db.models import (
+    Alert,
+    ApiToken,
     Base,
     Document,
     Event,
@@ -16,6 +18,8 @@ from kapta_vendus.db.models import (
 from kapta_vendus.db.session import Database, database_for, on_commit
 
 __all__ = [
+    "Alert",
+    "ApiToken",
     "Base",
     "Database",
     "Document",

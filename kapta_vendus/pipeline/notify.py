@@ -69,7 +69,7 @@ def _document_fields(event: Event) -> dict[str, Any]:
             "invoice_number": invoice.get("number", "")}
 
 
-def notify_event(db: Database, event_id: int, *, sender=None) -> int:
+def notify_event(db: Database, event_id: int, *, default_language: str = "pt", sender=None) -> int:
     """Send the notifications of a finished event; returns how many channels accepted them."""
     with db.unit_of_work() as session:
         event = session.get(Event, event_id)
@@ -78,7 +78,7 @@ def notify_event(db: Database, event_id: int, *, sender=None) -> int:
         output = session.scalar(select(StepRun.output).where(
             StepRun.event_id == event_id, StepRun.step == "actions", StepRun.status == "ok")
             .order_by(StepRun.id.desc()).limit(1))
-        lang = config.get("language", "pt")
+        lang = config.get("language", default_language)
         channels = [ch for ch in config.get("channels") or []
                     if event.status in ch.get("on", ["done", "rejected", "dead"])
                     and ("*" in ch.get("events", ["*"]) or event.type in ch.get("events", []))]

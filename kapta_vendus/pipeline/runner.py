@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -68,7 +69,8 @@ def _error_text(exc: BaseException) -> str:
 
 
 def run_step(db: Database, settings: Settings, step: str, fn: StepFn, event_id: int,
-             attempt: int = 1) -> Outcome:
+             attempt: int = 1, guard: Callable[[str], AbstractContextManager] | None = None) -> Outcome:
+    """Run ``fn`` for the event; ``guard(integration_id)`` wraps the call (the circuit breaker)."""
     with db.unit_of_work() as session:
         event = session.get(Event, event_id)
         if event is None:
@@ -82,7 +84,8 @@ def run_step(db: Database, settings: Settings, step: str, fn: StepFn, event_id: 
     ctx = StepContext(db, settings, event_id, integration_id, attempt)
     started, t0 = utcnow(), time.perf_counter()
     try:
-        result = fn(ctx)
+        with guard(integration_id) if guard else nullcontext():
+            result = fn(ctx)
     except Rejection as exc:
         reasons = "; ".join(exc.reasons)
         _record(db, ctx, step, started, t0, status="failed", summary="rejected", error=reasons,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kapta_vendus.config import get_settings
+from kapta_vendus.integrations.breaker import breaker_for
 from kapta_vendus.pipeline import runner, steps
 from kapta_vendus.tasks.app import app
 from kapta_vendus.tasks.base import KaptaTask
@@ -13,10 +14,13 @@ class PipelineStep(KaptaTask):
 
     abstract = True
 
+    calls_vendus = False  # the billing step is guarded by the integration's circuit breaker
+
     def step(self, name: str, event_id: int) -> str:
-        fn = steps.STEPS[name]
-        outcome = runner.run_step(self.database, get_settings(), name, fn, event_id,
-                                  attempt=self.request.retries + 1)
+        settings = get_settings()
+        guard = breaker_for(settings).guard if self.calls_vendus else None
+        outcome = runner.run_step(self.database, settings, name, steps.STEPS[name], event_id,
+                                  attempt=self.request.retries + 1, guard=guard)
         if outcome.stop:
             self.request.chain = None  # the event is finished: the rest of the chain must not run
         return outcome.summary
@@ -51,7 +55,12 @@ def rules(self, event_id: int) -> str:
     return self.step("rules", event_id)
 
 
-@app.task(bind=True, base=PipelineStep, name="kapta.billing.actions")
+class BillingStep(PipelineStep):
+    abstract = True
+    calls_vendus = True
+
+
+@app.task(bind=True, base=BillingStep, name="kapta.billing.actions")
 def actions(self, event_id: int) -> str:
     return self.step("actions", event_id)
 
