@@ -1,0 +1,242 @@
+"""Document lines: validating ``items[]``, pricing them, and summarising taxes per rate.
+
+Prices are VAT-inclusive (``gross_price``). Line discounts apply ``discount_amount`` first, then
+``discount_percentage`` (the SDK's example: 100, 20 off, 3.5 % -> 76.50). Line totals are rounded
+to cents; taxes are then computed per rate from the gross totals (or per line, by assumption).
+Lines are treated as immutable values: a later change (a credit note lowering ``qty_nc``) replaces
+the line dict, so bulk-created documents can share one list of lines.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .accounts import Account
+from .errors import invalid
+from .money import HUNDRED, ZERO, money, parse_decimal, q2, qty_str
+from .taxes import EXEMPTIONS, REGIONS, REVOKED_EXEMPTIONS, TAX_IDS, rate_for
+
+ITEM_FIELDS = frozenset(
+    {
+        "qty",
+        "id",
+        "reference",
+        "title",
+        "gross_price",
+        "supply_price",
+        "type_id",
+        "unit_id",
+        "category_id",
+        "brand_id",
+        "variant_id",
+        "lot_id",
+        "discount_amount",
+        "discount_percentage",
+        "stock_control",
+        "stock_type",
+        "tax_id",
+        "tax_exemption",
+        "tax_exemption_law",
+        "tax_custom",
+        "reference_document",
+        "text",
+        "serial",
+    }
+)
+TAX_CUSTOM_FIELDS = frozenset({"country", "rate", "code", "type"})
+TYPE_IDS = frozenset({"P", "S", "O", "I", "E"})
+
+
+def check_item(item: object, i: int) -> Decimal:
+    """Reject unknown field names (live Vendus answers P001) and return the validated qty."""
+    if not isinstance(item, dict):
+        raise invalid(f"items[{i}]")
+    for name in item:
+        if name not in ITEM_FIELDS:
+            raise invalid(f"items[{i}].{name}")
+    if "qty" not in item:
+        raise invalid(f"items[{i}].qty")
+    # quantities carry 3 decimals on the wire; price with the same qty that will be shown
+    qty = Decimal(qty_str(parse_decimal(item["qty"], f"items[{i}].qty", positive=True)))
+    if qty <= 0:
+        raise invalid(f"items[{i}].qty")
+    return qty
+
+
+def _resolve_product(account: Account, item: dict, i: int, create: bool) -> tuple[dict | None, bool]:
+    """Return (product, is_new). An unknown reference with title + gross_price becomes a product."""
+    if item.get("id") not in (None, ""):
+        raw_id = item["id"]
+        product_id = int(raw_id) if isinstance(raw_id, int) or str(raw_id).isdigit() else None
+        product = account.products.get(product_id) if product_id is not None else None
+        if product is None:
+            raise invalid(f"items[{i}].id", "Produto não encontrado.")
+        return product, False
+    reference = item.get("reference")
+    if reference not in (None, ""):
+        product_id = account.product_by_ref.get(str(reference))
+        if product_id is not None:
+            return account.products[product_id], False
+        if "title" not in item or "gross_price" not in item:
+            raise invalid(f"items[{i}].reference", "Produto não encontrado.")
+        return ({"reference": str(reference)} if create else None), create
+    if "title" not in item or "gross_price" not in item:
+        raise invalid(f"items[{i}]", "Indique id ou reference de um produto, ou title e gross_price.")
+    return None, False
+
+
+def _tax(item: dict, product: dict, region: str, date: str, i: int) -> dict:
+    tax_id = str(item.get("tax_id") or product.get("tax_id") or "NOR").upper()
+    if tax_id not in TAX_IDS:
+        raise invalid(f"items[{i}].tax_id")
+    exemption = item.get("tax_exemption", product.get("tax_exemption") if "tax_id" not in item else None)
+    law = item.get("tax_exemption_law", product.get("tax_exemption_law") if "tax_id" not in item else None)
+    if tax_id == "ISE":
+        if exemption not in EXEMPTIONS or exemption in REVOKED_EXEMPTIONS:
+            raise invalid(f"items[{i}].tax_exemption", "Motivo de isenção inválido.")
+        if not isinstance(law, str) or not law.strip():
+            raise invalid(f"items[{i}].tax_exemption_law")
+    elif exemption:
+        raise invalid(f"items[{i}].tax_exemption", "Só é permitido com tax_id ISE.")
+    custom = item.get("tax_custom")
+    if custom is not None:
+        if not isinstance(custom, dict) or any(k not in TAX_CUSTOM_FIELDS for k in custom):
+            raise invalid(f"items[{i}].tax_custom")
+        rate = parse_decimal(custom.get("rate"), f"items[{i}].tax_custom.rate")
+        country = str(custom.get("country") or REGIONS[region]["country"])
+    else:
+        rate, country = rate_for(region, tax_id, date), REGIONS[region]["country"]
+    return {
+        "tax_id": tax_id,
+        "rate": str(rate.normalize()),
+        "country": country,
+        "exemption": exemption if tax_id == "ISE" else "",
+        "exemption_law": law if tax_id == "ISE" else "",
+    }
+
+
+def sale_lines(account: Account, items: object, *, region: str, date: str, assumptions) -> tuple[list, list]:
+    """Price ``items`` for an FT/FS/FR/PF/... Returns (lines, products to create on commit)."""
+    if not isinstance(items, list) or not items:
+        raise invalid("items")
+    lines, new_products = [], []
+    for i, item in enumerate(items):
+        qty = check_item(item, i)
+        if "reference_document" in item:
+            raise invalid(f"items[{i}].reference_document", "Só é permitido em notas de crédito.")
+        product, is_new = _resolve_product(account, item, i, assumptions.create_products_from_items)
+        base = product if product is not None and not is_new else {}
+        title = item.get("title", base.get("title"))
+        if not isinstance(title, str) or not title.strip():
+            raise invalid(f"items[{i}].title")
+        if item.get("gross_price") is None and base.get("gross_price") is None:
+            raise invalid(f"items[{i}].gross_price")
+        price = parse_decimal(item.get("gross_price", base.get("gross_price")), f"items[{i}].gross_price")
+        type_id = str(item.get("type_id") or base.get("type_id") or "P")
+        if type_id not in TYPE_IDS:
+            raise invalid(f"items[{i}].type_id")
+        tax = _tax(item, base, region, date, i)
+        d_amount = parse_decimal(item.get("discount_amount", 0), f"items[{i}].discount_amount")
+        d_pct = parse_decimal(item.get("discount_percentage", 0), f"items[{i}].discount_percentage")
+        if d_pct > HUNDRED:
+            raise invalid(f"items[{i}].discount_percentage")
+        # discount_amount is taken per unit (times qty) or once per line, by assumption
+        per_unit = assumptions.discount_amount_per == "unit"
+        gross = (price - d_amount) * qty if per_unit else price * qty - d_amount
+        gross = q2(gross * (HUNDRED - d_pct) / HUNDRED)
+        if gross < 0:
+            raise invalid(f"items[{i}].discount_amount", "O desconto excede o valor da linha.")
+        line = {
+            "row": i + 1,
+            "product_id": base.get("id"),
+            "reference": str(item.get("reference") or base.get("reference") or ""),
+            "title": title.strip(),
+            "qty": qty_str(qty),
+            "qty_nc": qty_str(qty),
+            "type_id": type_id,
+            "price": str(price),
+            "discount_amount": money(d_amount),
+            "discount_percentage": money(d_pct),
+            "gross_total": money(gross),
+            "text": str(item.get("text") or ""),
+            "serial": str(item.get("serial") or ""),
+            "unit_id": item.get("unit_id", base.get("unit_id")),
+            "category_id": item.get("category_id", base.get("category_id")),
+            "brand_id": item.get("brand_id", base.get("brand_id")),
+            "stock_control": item.get("stock_control", 0),
+            "ref_number": "",
+            "ref_row": None,
+            "ref_doc_id": None,
+            "credited_gross": "0.00",
+            **tax,
+        }
+        if is_new:
+            new_products.append(
+                (
+                    line,
+                    {
+                        "reference": line["reference"],
+                        "title": line["title"],
+                        "gross_price": money(price),
+                        "tax_id": tax["tax_id"],
+                        "tax_exemption": tax["exemption"],
+                        "tax_exemption_law": tax["exemption_law"],
+                        "type_id": type_id,
+                        "unit_id": line["unit_id"] or 1,
+                    },
+                )
+            )
+        lines.append(line)
+    return lines, new_products
+
+
+def apply_document_discount(lines: list[dict], amount: Decimal, percentage: Decimal) -> Decimal:
+    """Spread a whole-document discount over the lines, proportionally; returns the discount value."""
+    base = sum((Decimal(line["gross_total"]) for line in lines), ZERO)
+    if base == 0 or (amount == 0 and percentage == 0):
+        return ZERO
+    target = q2((base - amount) * (HUNDRED - percentage) / HUNDRED)
+    if target < 0:
+        raise invalid("discount_amount", "O desconto excede o total do documento.")
+    reduction, left = base - target, base - target
+    for index, line in enumerate(lines):
+        gross = Decimal(line["gross_total"])
+        share = left if index == len(lines) - 1 else min(left, q2(reduction * gross / base))
+        left -= share
+        line["gross_total"] = money(gross - share)
+    return reduction
+
+
+def rate_number(rate: Decimal) -> int | float:
+    """Tax rates are numeric on the wire (23, not "23.00"); display only, never used in arithmetic."""
+    return int(rate) if rate == rate.to_integral_value() else float(rate)
+
+
+def net_of(gross: Decimal, rate: Decimal) -> Decimal:
+    return q2(gross * HUNDRED / (HUNDRED + rate))
+
+
+def summarize(lines: list[dict], tax_rounding: str) -> tuple[Decimal, Decimal, list[dict]]:
+    """(amount_gross, amount_net, taxes[]) with one taxes entry per VAT rate."""
+    per_rate: dict[Decimal, list[Decimal]] = {}
+    for line in lines:
+        rate = Decimal(line["rate"])
+        gross = Decimal(line["gross_total"])
+        bucket = per_rate.setdefault(rate, [ZERO, ZERO])
+        bucket[0] += gross
+        bucket[1] += net_of(gross, rate)
+    taxes, total_gross, total_net = [], ZERO, ZERO
+    for rate in sorted(per_rate):
+        gross, line_net = per_rate[rate]
+        base = line_net if tax_rounding == "per_line" else net_of(gross, rate)
+        taxes.append(
+            {
+                "rate": rate_number(rate),
+                "base": money(base),
+                "amount": money(gross - base),
+                "total": money(gross),
+            }
+        )
+        total_gross += gross
+        total_net += base
+    return total_gross, total_net, taxes
