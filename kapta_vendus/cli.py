@@ -5,20 +5,11 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from kapta_vendus import __version__
-from kapta_vendus.config import VARIABLES, ConfigError, Settings, get_settings
-
-console = Console()
-
-
-def load_settings() -> Settings:
-    try:
-        return get_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+from kapta_vendus.commands.common import console, load_settings
+from kapta_vendus.config import VARIABLES, get_settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
