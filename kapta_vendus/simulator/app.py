@@ -121,6 +121,9 @@ def handle_api_request(state: SimulatorState, subpath: str):
         if decision.latency_s:
             time.sleep(decision.latency_s)
         if decision.drop_before:
+            # Read the unread body first: werkzeug keeps reading a connection that sent no response,
+            # and would parse a leftover body as the next request line (a spurious logged 400).
+            request.get_data(cache=False)
             state.stats.fault("drop")
             request.environ[DROP_KEY] = decision.drop_delay_s
             state.stats.record(label, method, template, "dropped")

@@ -1,7 +1,8 @@
 """Document lines: validating ``items[]``, pricing them, and summarising taxes per rate.
 
-Prices are VAT-inclusive (``gross_price``). Line discounts apply ``discount_amount`` first, then
-``discount_percentage`` (the SDK's example: 100, 20 off, 3.5 % -> 76.50). Line totals are rounded
+Prices are VAT-inclusive (``gross_price``). Line discounts are both taken from the list price: the
+``discount_percentage`` of the price, and the ``discount_amount`` (the SDK's example: 100, 20 off and
+3.5 % -> 100 - 3.50 - 20 = 76.50, net 62.20; compounding them would give 77.20). Line totals are rounded
 to cents; taxes are then computed per rate from the gross totals (or per line, by assumption).
 Lines are treated as immutable values: a later change (a credit note lowering ``qty_nc``) replaces
 the line dict, so bulk-created documents can share one list of lines.
@@ -142,8 +143,9 @@ def sale_lines(account: Account, items: object, *, region: str, date: str, assum
             raise invalid(f"items[{i}].discount_percentage")
         # discount_amount is taken per unit (times qty) or once per line, by assumption
         per_unit = assumptions.discount_amount_per == "unit"
-        gross = (price - d_amount) * qty if per_unit else price * qty - d_amount
-        gross = q2(gross * (HUNDRED - d_pct) / HUNDRED)
+        # the percentage is of the list price (not of the price after discount_amount): SDK example 76.50
+        discounted = price * (HUNDRED - d_pct) / HUNDRED
+        gross = q2((discounted - d_amount) * qty if per_unit else discounted * qty - d_amount)
         if gross < 0:
             raise invalid(f"items[{i}].discount_amount", "O desconto excede o valor da linha.")
         line = {
@@ -195,7 +197,7 @@ def apply_document_discount(lines: list[dict], amount: Decimal, percentage: Deci
     base = sum((Decimal(line["gross_total"]) for line in lines), ZERO)
     if base == 0 or (amount == 0 and percentage == 0):
         return ZERO
-    target = q2((base - amount) * (HUNDRED - percentage) / HUNDRED)
+    target = q2(base * (HUNDRED - percentage) / HUNDRED - amount)  # both from the base, as for lines
     if target < 0:
         raise invalid("discount_amount", "O desconto excede o total do documento.")
     reduction, left = base - target, base - target

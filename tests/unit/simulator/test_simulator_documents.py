@@ -271,7 +271,7 @@ def test_refused_document_creates_no_product_or_client(api):
     assert (len(api.account.products), len(api.account.clients)) == (products, clients)
 
 
-def test_line_discounts_amount_then_percentage(api):
+def test_line_discounts_are_both_taken_from_the_list_price(api):
     created = api.create(
         items=[
             {
@@ -283,9 +283,10 @@ def test_line_discounts_amount_then_percentage(api):
             }
         ]
     )
-    assert created["amount_gross"] == "77.20"  # (100 - 20) * 0.965
+    # the SDK's example (reference §7.9): 100 - 3.5 % of 100 - 20 = 76.50, net 62.20 (not 77.20)
+    assert (created["amount_gross"], created["amount_net"]) == ("76.50", "62.20")
     item = api.doc(created["id"])["items"][0]
-    assert item["discounts"] == {"amount": "20.00", "percentage": "3.50", "calculated_percentage": "22.80"}
+    assert item["discounts"] == {"amount": "20.00", "percentage": "3.50", "calculated_percentage": "23.50"}
 
 
 def test_discount_amount_is_per_unit_or_per_line(api, state):
