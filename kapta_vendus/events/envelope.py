@@ -14,12 +14,14 @@ from marshmallow import ValidationError
 from kapta_vendus.events.schemas import EnvelopeSchema
 from kapta_vendus.events.validation import flatten_errors
 
+_SCHEMA = EnvelopeSchema()  # built once: it keeps no per-load state
+
 
 def envelope_errors(envelope: Any, *, store_ids: Collection[int], webhook_id: str | None = None) -> list[str]:
     if not isinstance(envelope, dict):
         return ["envelope: must be a JSON object"]
     try:
-        loaded = EnvelopeSchema().load(envelope)
+        loaded = _SCHEMA.load(envelope)
     except ValidationError as exc:
         return flatten_errors(exc.messages)
     errors: list[str] = []

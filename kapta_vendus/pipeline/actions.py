@@ -11,13 +11,14 @@ from typing import Any
 
 from kapta_vendus.events.errors import Rejection
 from kapta_vendus.pipeline import context as c
-from kapta_vendus.pipeline.issuance import Issued, issue_once
+from kapta_vendus.pipeline.issuance import Issued, issue_once, previous_issuance
 from kapta_vendus.pipeline.mirror import link, linked_documents, upsert_document
 from kapta_vendus.pipeline.payloads import (
     build_credit_note_payload,
     build_document_payload,
     build_receipt_payload,
     build_sale_receipt_payload,
+    credit_note_reference,
     receipt_reference,
 )
 from kapta_vendus.pipeline.runner import StepContext
@@ -37,19 +38,32 @@ def _mode(ctx: StepContext) -> str:
 
 
 def _record(ctx: StepContext, issued: Issued, payload: dict[str, Any], *, sale_id: str,
-            relation: str, extra_links: tuple[tuple[str, str, str], ...] = ()) -> dict[str, Any]:
-    """Mirror the issued document and link it to its sale (and any other object)."""
+            relation: str, extra_links: tuple[tuple[str, str, str], ...] = (),
+            details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Mirror the issued document, link it to its sale (and any other object) and describe it.
+
+    The description is what notifications are written from, so it carries the amount and the
+    ``details`` their templates name (the invoices a receipt pays, the original and reason of a
+    credit note).
+    """
+    reply = issued.reply
+    if reply is None:
+        # Known only from our issuance record (a replay): read the document itself, so that the
+        # mirror is not overwritten with a guessed status and no amounts.
+        mode = _mode(ctx)
+        reply = c.vendus(ctx).get_document(issued.vendus_id, mode=mode if mode == "tests" else None)
     doc = {"id": issued.vendus_id, "type": issued.document_type, "number": issued.number, "status": "N",
            "date": payload.get("date"), "register_id": payload.get("register_id"),
-           "external_reference": payload.get("external_reference"), **(issued.reply or {})}
+           "external_reference": payload.get("external_reference"), **reply}
     with ctx.db.unit_of_work() as session:
         row = upsert_document(session, ctx.integration_id, doc, mode=_mode(ctx), issued_here=True,
                               store_id=c.facts(ctx).store_id)
         link(session, ctx.integration_id, "sale", sale_id, relation, "document", str(row.id))
         for from_kind, from_key, rel in extra_links:
             link(session, ctx.integration_id, from_kind, from_key, rel, "document", str(row.id))
+        amount = f"{row.amount_gross:f}"
     return {"kind": relation, "document_type": issued.document_type, "number": issued.number,
-            "vendus_id": issued.vendus_id, "adopted": issued.adopted}
+            "vendus_id": issued.vendus_id, "adopted": issued.adopted, "amount": amount, **(details or {})}
 
 
 def _sale_key(ctx: StepContext, sale_id: str) -> str:
@@ -79,19 +93,27 @@ def issue_receipt(ctx: StepContext, params: dict[str, Any]) -> dict[str, Any]:
         if not invoices:
             raise InvoiceNotReady("the sale's FT is not issued yet")
         payload = build_sale_receipt_payload(mapped, invoices[0].number)
+        paid_invoices = [invoices[0].number]
         business = _sale_key(ctx, mapped.sale.sale_id)
         sale_id, kind, extra = mapped.sale.sale_id, "issue_receipt:sale", ()
     else:
         payment = event.payment
         if payment is None:
             raise Rejection(["issue_receipt applies to sales and payment confirmations only"])
-        invoices = [d for d in _open_invoices(ctx, payment.sale_id) if d.type == "FT"]
+        open_invoices = _open_invoices(ctx, payment.sale_id)
+        invoices = [d for d in open_invoices if d.type == "FT"]
+        if not invoices and open_invoices:
+            # Invoiced as an FR/FS, paid at issue: no receipt can ever follow, so retrying is futile.
+            numbers = ", ".join(d.number for d in open_invoices)
+            raise Rejection([f"sale {payment.sale_id} was invoiced as {numbers}, paid at issue: "
+                             "there is no open invoice for this payment"])
         if not invoices:
             raise InvoiceNotReady(f"sale {payment.sale_id} has no open FT yet")
         mapping = c.mapping(ctx)
         amount = Decimal(str(params.get("amount") or payment.amount))
+        paid_invoices = [d.number for d in invoices]
         payload = build_receipt_payload(
-            [d.number for d in invoices], amount, mapping.method_id(params.get("method") or payment.method),
+            paid_invoices, amount, mapping.method_id(params.get("method") or payment.method),
             register_id=invoices[0].register_id or mapping.register_for(event.store_id), mode=mapping.mode,
             date=payment.confirmed_at.astimezone(mapping.timezone_for(event.store_id)).date(),
             external_reference=receipt_reference(payment.sale_id, payment.payment_id))
@@ -100,7 +122,8 @@ def issue_receipt(ctx: StepContext, params: dict[str, Any]) -> dict[str, Any]:
         extra = (("payment", payment.payment_id, "paid_by"),)
     issued = issue_once(ctx.db, c.vendus(ctx), integration_id=ctx.integration_id, event_id=ctx.event_id,
                         business_key=business, kind=kind, payload=payload, mode=_mode(ctx))
-    result = _record(ctx, issued, payload, sale_id=sale_id, relation="paid_by", extra_links=extra)
+    result = _record(ctx, issued, payload, sale_id=sale_id, relation="paid_by", extra_links=extra,
+                     details={"invoices": ", ".join(paid_invoices)})
     _refresh(ctx, [d.vendus_id for d in invoices])
     return result
 
@@ -109,19 +132,30 @@ def issue_credit_note(ctx: StepContext, params: dict[str, Any]) -> dict[str, Any
     refund = c.normalised(ctx).refund
     if refund is None:
         raise Rejection(["issue_credit_note applies to sale.refunded events only"])
-    invoices = _open_invoices(ctx, refund.sale_id)
-    if not invoices:
-        raise InvoiceNotReady(f"sale {refund.sale_id} has no invoice yet")
     mode = _mode(ctx)
-    original = c.vendus(ctx).get_document(invoices[0].vendus_id, mode=mode if mode == "tests" else None)
-    payload = build_credit_note_payload(original, refund, params.get("reason"),
-                                        register_id=invoices[0].register_id, mode=mode)
-    issued = issue_once(ctx.db, c.vendus(ctx), integration_id=ctx.integration_id, event_id=ctx.event_id,
-                        business_key=f"refund:{refund.store_id}:{refund.refund_id}",
-                        kind="issue_credit_note", payload=payload, mode=mode)
+    business = f"refund:{refund.store_id}:{refund.refund_id}"
+    invoices = _open_invoices(ctx, refund.sale_id)
+    # The NC is planned from what is still creditable on the original, which the NC itself used
+    # up: a retry or a repeated refund must find the NC already issued before planning again.
+    earlier = previous_issuance(ctx.db, c.vendus(ctx), integration_id=ctx.integration_id, business_key=business,
+                                kind="issue_credit_note", document_type="NC", mode=mode,
+                                external_reference=credit_note_reference(refund.sale_id, refund.refund_id))
+    if earlier is not None:
+        issued, payload = earlier
+    else:
+        if not invoices:
+            raise InvoiceNotReady(f"sale {refund.sale_id} has no invoice yet")
+        original = c.vendus(ctx).get_document(invoices[0].vendus_id, mode=mode if mode == "tests" else None)
+        payload = build_credit_note_payload(original, refund, params.get("reason"),
+                                            register_id=invoices[0].register_id, mode=mode)
+        issued = issue_once(ctx.db, c.vendus(ctx), integration_id=ctx.integration_id, event_id=ctx.event_id,
+                            business_key=business, kind="issue_credit_note", payload=payload, mode=mode)
+    originals = dict.fromkeys(item["reference_document"]["document_number"] for item in payload.get("items", [])
+                              if isinstance(item.get("reference_document"), dict))
     result = _record(ctx, issued, payload, sale_id=refund.sale_id, relation="credited_by",
-                     extra_links=(("refund", refund.refund_id, "credited_by"),))
-    _refresh(ctx, [invoices[0].vendus_id])
+                     extra_links=(("refund", refund.refund_id, "credited_by"),),
+                     details={"original": ", ".join(originals), "reason": payload.get("notes", "")})
+    _refresh(ctx, [invoices[0].vendus_id] if invoices else [])
     return result
 
 

@@ -32,14 +32,17 @@ class EventFacts:
     config: dict[str, Any]
 
 
+def snapshot(event: Event, integration: Integration) -> EventFacts:
+    return EventFacts(event.id, event.integration_id, event.type, event.source, event.store_id, event.raw,
+                      integration.mode, dict(integration.config or {}))
+
+
 def facts(ctx: StepContext) -> EventFacts:
+    # run_step primes the cache from its own transaction; this reads them when it did not.
     if "facts" not in ctx.cache:
         with ctx.db.unit_of_work() as session:
             event = session.get(Event, ctx.event_id)
-            integration = session.get(Integration, event.integration_id)
-            ctx.cache["facts"] = EventFacts(event.id, event.integration_id, event.type, event.source,
-                                            event.store_id, event.raw, integration.mode,
-                                            dict(integration.config or {}))
+            ctx.cache["facts"] = snapshot(event, session.get(Integration, event.integration_id))
     return ctx.cache["facts"]
 
 

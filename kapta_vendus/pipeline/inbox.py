@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kapta_vendus.db.models import Event, utcnow
+from kapta_vendus.events.catalogue import dedup_key as envelope_dedup_key
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,16 @@ def _occurred_at(envelope: dict[str, Any]) -> datetime | None:
 def store_event(session: Session, integration_id: str, *, source: str, envelope: dict[str, Any],
                 raw: str | None = None, dedup_key: str | None = None,
                 status: str = "received") -> Stored:
-    """Insert the event unless its dedup key is already there. Never updates an existing row."""
+    """Insert the event unless its dedup key is already there. Never updates an existing row.
+
+    Without an explicit ``dedup_key`` the catalogue's applies: the envelope id, except for document
+    events, which are keyed by the document and its status so that push and poll collapse.
+    """
     row = {
         "integration_id": integration_id,
         "source": source,
         "type": str(envelope.get("type", "")),
-        "dedup_key": dedup_key or str(envelope["id"]),
+        "dedup_key": dedup_key or envelope_dedup_key(envelope),
         "external_id": str(envelope.get("id", "")),
         "store_id": envelope.get("store_id"),
         "business_key": business_key_of(envelope),

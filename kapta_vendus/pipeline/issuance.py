@@ -92,18 +92,13 @@ def _adopt_existing(client: VendusClient, external_reference: str, document_type
     return matches[0] if matches else None
 
 
-def issue_once(db: Database, client: VendusClient, *, integration_id: str, event_id: int,
-               business_key: str, kind: str, payload: dict[str, Any], mode: str) -> Issued:
-    key = idempotency_key(integration_id, business_key, kind)
-    document_type = str(payload.get("type", "FT"))
-    external_reference = str(payload.get("external_reference") or business_key)
-    claimed = _claim(db, integration_id, key, kind=kind, business_key=business_key, event_id=event_id,
-                     document_type=document_type, request=_loggable(payload))
+def _resume(db: Database, client: VendusClient, claimed: _Claim, key: str, *, document_type: str,
+            external_reference: str, mode: str) -> Issued | None:
+    """The outcome of an earlier attempt, if it had one; None when the document must be sent."""
     if claimed.state == "issued":
         return Issued(key, claimed.vendus_id, claimed.document_number, claimed.document_type, None)
     if claimed.state == "rejected":
         raise Rejection([claimed.last_error or "Vendus rejected this document earlier"])
-
     if claimed.state == "sent":  # an earlier attempt may have created it: look before sending
         found = _adopt_existing(client, external_reference, document_type, mode)
         if found is not None:
@@ -112,6 +107,44 @@ def issue_once(db: Database, client: VendusClient, *, integration_id: str, event
             log.info("issuance %s adopted existing %s", key, found.get("number"))
             return Issued(key, int(found["id"]), found.get("number", ""), document_type,
                           found.get("amount_gross"), adopted=True, reply=found)
+    return None
+
+
+def previous_issuance(db: Database, client: VendusClient, *, integration_id: str, business_key: str,
+                      kind: str, document_type: str, external_reference: str,
+                      mode: str) -> tuple[Issued, dict[str, Any]] | None:
+    """What an earlier attempt of this action already issued, with the request it sent.
+
+    For actions whose payload is built from live Vendus state (a credit note is planned from what
+    is still creditable on the original), that state changes once the document exists: building
+    the payload again on a retry would refuse it ("nothing left to credit"). Such actions ask here
+    first; None means nothing was issued yet, so build the payload and call ``issue_once``.
+    """
+    key = idempotency_key(integration_id, business_key, kind)
+    with db.unit_of_work() as session:
+        row = session.scalar(select(Issuance).where(Issuance.integration_id == integration_id,
+                                                    Issuance.idempotency_key == key))
+        if row is None:
+            return None
+        claimed = _Claim(row.id, row.state, row.vendus_id, row.document_number, row.document_type,
+                         row.last_error)
+        request = dict(row.request or {})
+    issued = _resume(db, client, claimed, key, document_type=document_type,
+                     external_reference=external_reference, mode=mode)
+    return None if issued is None else (issued, request)
+
+
+def issue_once(db: Database, client: VendusClient, *, integration_id: str, event_id: int,
+               business_key: str, kind: str, payload: dict[str, Any], mode: str) -> Issued:
+    key = idempotency_key(integration_id, business_key, kind)
+    document_type = str(payload.get("type", "FT"))
+    external_reference = str(payload.get("external_reference") or business_key)
+    claimed = _claim(db, integration_id, key, kind=kind, business_key=business_key, event_id=event_id,
+                     document_type=document_type, request=_loggable(payload))
+    resumed = _resume(db, client, claimed, key, document_type=document_type,
+                      external_reference=external_reference, mode=mode)
+    if resumed is not None:
+        return resumed
 
     try:
         reply = client.create_document({**payload, "tx_id": key})

@@ -93,6 +93,10 @@ class IntegrationMappingSchema(_Strict):
     )
 
 
+# Built once and reused (it keeps no per-load state): three steps of every event load the mapping.
+_SCHEMA = IntegrationMappingSchema()
+
+
 @dataclass(frozen=True)
 class StoreMapping:
     region: str = "mainland"
@@ -118,7 +122,7 @@ class IntegrationMapping:
         if not isinstance(raw, Mapping):
             raise MappingConfigError(["mapping: must be an object"])
         try:
-            data = IntegrationMappingSchema().load(raw)
+            data = _SCHEMA.load(raw)
         except ValidationError as exc:
             # marshmallow files dict errors under "key"/"value"; the dict key alone names the entry.
             reasons = [re.sub(r"\.(?:key|value)(?=[.\[:])", "", r) for r in flatten_errors(exc.messages)]

@@ -45,12 +45,16 @@ def fingerprint(doc: dict[str, Any]) -> str:
 def upsert_document(session: Session, integration_id: str, doc: dict[str, Any], *, mode: str,
                     issued_here: bool = False, store_id: int | None = None) -> Document:
     vendus_id = int(doc["id"])
-    row = session.scalar(select(Document).where(Document.integration_id == integration_id,
-                                                Document.mode == mode, Document.vendus_id == vendus_id))
+    row = _locked(session, integration_id, mode, vendus_id)
     if row is None:
-        row = Document(integration_id=integration_id, vendus_id=vendus_id, mode=mode, raw={},
-                       issued_here=issued_here, first_seen_at=utcnow())
-        session.add(row)
+        # Two workers may mirror the same document at once (a sale pushed twice, a poll racing a
+        # push): insert-if-absent, then lock the row, so neither fails on the unique key.
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(dialect.insert(Document).values(
+            integration_id=integration_id, vendus_id=vendus_id, mode=mode, type=str(doc.get("type") or ""),
+            number=str(doc.get("number") or ""), raw={}, issued_here=issued_here, first_seen_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["integration_id", "mode", "vendus_id"]))
+        row = _locked(session, integration_id, mode, vendus_id)
     row.issued_here = row.issued_here or issued_here
     row.type = str(doc.get("type") or row.type or "")
     row.number = str(doc.get("number") or row.number or "")
@@ -72,6 +76,12 @@ def upsert_document(session: Session, integration_id: str, doc: dict[str, Any], 
     row.fingerprint = fingerprint(row.raw)
     session.flush()
     return row
+
+
+def _locked(session: Session, integration_id: str, mode: str, vendus_id: int) -> Document | None:
+    return session.scalar(select(Document).where(Document.integration_id == integration_id,
+                                                 Document.mode == mode, Document.vendus_id == vendus_id)
+                          .with_for_update())
 
 
 def link(session: Session, integration_id: str, from_kind: str, from_key: str, relation: str,

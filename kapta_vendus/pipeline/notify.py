@@ -40,6 +40,8 @@ def messages_for(event: Event, actions_output: dict[str, Any] | None, lang: str)
     sale_id = (event.business_key or "").partition(":")[2]
     messages = []
     for result in out.get("results", []):
+        if result.get("kind") == "linked":
+            continue  # a document Vendus already had is announced by its event's notify action
         template = RESULT_TEMPLATES.get(result.get("kind"), "document_seen")
         fields = {"document_type": result.get("document_type", ""), "number": result.get("number", ""),
                   "sale_id": sale_id, "amount": Decimal(str(result.get("amount") or "0")),
@@ -95,11 +97,33 @@ def notify_event(db: Database, event_id: int, *, default_language: str = "pt", s
     return delivered
 
 
-def _send(url: str, title: str, body: str) -> bool:
+def _send(url: str, title: str, body: str, notify_type: str = apprise.NotifyType.INFO) -> bool:
     notifier = apprise.Apprise()
     if not notifier.add(url):
         return False
-    return bool(notifier.notify(title=title, body=body))
+    return bool(notifier.notify(title=title, body=body, notify_type=notify_type))
+
+
+def alert_channels(config: dict[str, Any], kind: str) -> list[str]:
+    """Channels that take reconciliation alerts (drift, deadline): ``events`` lists "*", "alerts" or the kind."""
+    channels = (config.get("notifications") or {}).get("channels") or []
+    return [ch["url"] for ch in channels
+            if {"*", "alerts", kind} & set(ch.get("events", ["*"]))]
+
+
+def send_alert(config: dict[str, Any], kind: str, title: str, body: str, *, urgent: bool = False,
+               sender=None) -> tuple[int, int]:
+    """Send one alert through the integration's channels; returns (delivered, channels)."""
+    urls = alert_channels(config, kind)
+    notify_type = apprise.NotifyType.FAILURE if urgent else apprise.NotifyType.WARNING
+    deliver = sender or (lambda url, t, b: _send(url, t, b, notify_type))
+    delivered = 0
+    for url in urls:
+        ok = deliver(url, title, body)
+        delivered += int(bool(ok))
+        if not ok:
+            log.warning("%s alert to %s failed", kind, redact(url))
+    return delivered, len(urls)
 
 
 def _record(db: Database, integration_id: str, event_id: int, delivered: int, wanted: int) -> None:

@@ -18,10 +18,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kapta_vendus.config import Settings
-from kapta_vendus.db.models import Event, StepRun, utcnow
-from kapta_vendus.db.session import Database
+from kapta_vendus.db.models import Event, Integration, StepRun, utcnow
+from kapta_vendus.db.session import Database, on_commit
 from kapta_vendus.events.errors import Rejection
 from kapta_vendus.logs import redact
 
@@ -80,8 +81,13 @@ def run_step(db: Database, settings: Settings, step: str, fn: StepFn, event_id: 
         event.status, event.current_step, event.retry_at = "in_flight", step, None
         event.attempts += 1
         integration_id = event.integration_id
+        # Every step reads these facts (context.facts): take them from the rows loaded here rather
+        # than reading the event and its integration again in a transaction of their own.
+        from kapta_vendus.pipeline.context import snapshot
 
-    ctx = StepContext(db, settings, event_id, integration_id, attempt)
+        cache = {"facts": snapshot(event, session.get(Integration, integration_id))}
+
+    ctx = StepContext(db, settings, event_id, integration_id, attempt, cache=cache)
     started, t0 = utcnow(), time.perf_counter()
     try:
         with guard(integration_id) if guard else nullcontext():
@@ -106,11 +112,15 @@ def _record(db: Database, ctx: StepContext, step: str, started, t0: float, *, st
         session.add(StepRun(integration_id=ctx.integration_id, event_id=ctx.event_id, step=step,
                             attempt=ctx.attempt, status=status, summary=summary[:500], output=output,
                             error=error, started_at=started, duration_ms=duration_ms))
+        if error is None and finish is None:
+            return  # nothing to change on the event: no need to read it
         event = session.get(Event, ctx.event_id)
         if error is not None:
             event.last_error = error
         if finish is not None and event.status not in FINISHED:
             event.status, event.finished_at = finish, utcnow()
+            if finish == "rejected":
+                _announce(session, event)
 
 
 def mark_retrying(db: Database, event_id: int, delay: float, error: BaseException) -> None:
@@ -128,3 +138,18 @@ def mark_dead(db: Database, event_id: int, error: BaseException) -> None:
         if event is not None and event.status not in FINISHED:
             event.status, event.finished_at = "dead", utcnow()
             event.last_error = _error_text(error)
+            _announce(session, event)
+
+
+def _announce(session: Session, event: Event) -> None:
+    """Notify a rejected or dead event (the sync step notifies the done ones), after the commit.
+
+    The chain stops at a rejection and a dead event never reaches sync, so without this no
+    channel would ever hear of the events that need a person most.
+    """
+    from kapta_vendus.tasks.dispatch import enqueue_notification
+
+    integration = session.get(Integration, event.integration_id)
+    if ((integration.config or {}).get("notifications") or {}).get("channels"):
+        event_id = event.id
+        on_commit(session, lambda: enqueue_notification(event_id))

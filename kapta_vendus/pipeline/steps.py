@@ -7,12 +7,13 @@ so that a retried or replayed actions step executes exactly what was decided.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
-from kapta_vendus.db.models import Event
 from kapta_vendus.db.session import on_commit
 from kapta_vendus.events.errors import Rejection
+from kapta_vendus.integrations.config import skip_reason
 from kapta_vendus.pipeline import context as c
 from kapta_vendus.pipeline.actions import EXECUTORS
 from kapta_vendus.pipeline.rules import plan_actions
@@ -21,10 +22,9 @@ from kapta_vendus.pipeline.runner import StepContext, StepFn, StepResult
 
 def validate(ctx: StepContext) -> StepResult:
     facts = c.facts(ctx)
-    selection = facts.config.get("events") or {}
-    wanted_types, wanted_stores = selection.get("types"), selection.get("stores")
-    if (wanted_types and facts.type not in wanted_types) or (wanted_stores and facts.store_id not in wanted_stores):
-        return StepResult(f"{facts.type} not selected by this integration", finish="done")
+    skipped = skip_reason(facts.config, json.loads(facts.raw))
+    if skipped:
+        return StepResult(f"{facts.type} not selected by this integration: {skipped}", finish="done")
     event = c.validated(ctx)
     return StepResult(f"{event.type} {event.id} valid")
 
@@ -91,10 +91,10 @@ def sync(ctx: StepContext) -> StepResult:
     from kapta_vendus.tasks.dispatch import enqueue_notification
 
     done = ctx.step_output("actions") or {}
-    with ctx.db.unit_of_work() as session:
-        event = session.get(Event, ctx.event_id)
-        event.current_step = "sync"
-        if _wants_notification(ctx, done):
+    # run_step has already recorded "sync" as the event's current step; a transaction is needed only
+    # to enqueue the notification after a commit.
+    if _wants_notification(ctx, done):
+        with ctx.db.unit_of_work() as session:
             on_commit(session, lambda: enqueue_notification(ctx.event_id))
     issued = [r for r in done.get("results", []) if r.get("number")]
     return StepResult(f"{len(issued)} document(s) recorded", finish="done")

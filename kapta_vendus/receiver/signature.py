@@ -28,7 +28,11 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: list[str], *, toler
         raise SignatureInvalid("missing or malformed webhook-timestamp") from None
     if abs((time.time() if now is None else now) - stamp) > tolerance:
         raise SignatureInvalid("webhook-timestamp outside the allowed tolerance")
-    text = body.decode("utf-8", errors="strict")
+    try:
+        text = body.decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        # Signatures are made over the body as text: bytes that are not UTF-8 were never signed.
+        raise SignatureInvalid("body is not valid UTF-8") from None
     for secret in secrets:
         try:
             Webhook(secret).verify(text, wanted, json_parse=False)

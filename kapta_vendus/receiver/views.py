@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kapta_vendus.db.session import on_commit
 from kapta_vendus.events.envelope import envelope_errors
+from kapta_vendus.integrations.crypto import SecretUnreadable
 from kapta_vendus.integrations.service import IntegrationNotFound, active_secrets, get_integration
 from kapta_vendus.pipeline.inbox import store_event
 from kapta_vendus.receiver.signature import SignatureInvalid, verify
@@ -42,7 +43,9 @@ def receive(integration_id: str):
             stores = set(integration.store_ids)
     except IntegrationNotFound:
         return _problem(404, "unknown integration")
-    except SQLAlchemyError:
+    except (SQLAlchemyError, SecretUnreadable):
+        # SecretUnreadable: this process's KAPTA_SECRET_KEYS lacks the key of the stored secrets (a key
+        # rotation done before every process got the new key). The sender must retry, not give up.
         log.exception("receiver: cannot read integration")
         return _problem(503, "temporarily unable to process events; retry later")
 
