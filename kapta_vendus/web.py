@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+import os
+
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from kapta_vendus.config import Settings, get_settings
 from kapta_vendus.db.session import database_for
 from kapta_vendus.logs import setup_logging
+
+# Benchmarks only (bench/bench_receiver.py), never set in production. With KAPTA_BENCH_NOOP=1 the app
+# also serves ``POST /_bench/v1/integrations/<id>/events``, which reads the body and answers 202
+# without verification, database or broker: what the same server costs for a request that does
+# nothing, the baseline the receiver is measured against.
+BENCH_NOOP = "KAPTA_BENCH_NOOP"
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -20,13 +28,27 @@ def create_app(settings: Settings | None = None) -> Flask:
         # Werkzeug refuses to read more than this, whatever Content-Length claims.
         MAX_CONTENT_LENGTH=settings.receiver_max_body,
     )
+    from kapta_vendus.admin import init_admin
     from kapta_vendus.receiver import health, views
 
     app.register_blueprint(health.bp)
     app.register_blueprint(views.bp)
+    api = init_admin(app)
+    if os.environ.get(BENCH_NOOP) == "1":
+        app.add_url_rule("/_bench/v1/integrations/<integration_id>/events", "bench_noop", _bench_noop,
+                         methods=["POST"])
 
     @app.errorhandler(HTTPException)
     def _json_errors(exc: HTTPException):
+        # The admin API answers errors in the shape its OpenAPI document declares (flask-smorest's);
+        # the receiver and probes keep their own {"error": …}.
+        if request.path.startswith("/admin/"):
+            return api.handle_http_exception(exc)
         return jsonify({"error": exc.description or exc.name}), exc.code
 
     return app
+
+
+def _bench_noop(integration_id: str):
+    request.get_data(cache=False)
+    return jsonify({"status": "accepted", "id": integration_id}), 202

@@ -1,8 +1,11 @@
-"""`kapta-vendus integrations …`."""
+"""`kapta-vendus integrations create|list|show` (apply and the lifecycle commands: integration_admin.py)."""
 
 from __future__ import annotations
 
+import json
+
 import click
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
@@ -10,7 +13,8 @@ from kapta_vendus.commands.common import console, database, load_settings
 from kapta_vendus.db.models import Integration
 from kapta_vendus.events.errors import Rejection
 from kapta_vendus.integrations.config import load_config_file, validate_config
-from kapta_vendus.integrations.service import create_integration
+from kapta_vendus.integrations.lifecycle import describe
+from kapta_vendus.integrations.service import IntegrationNotFound, create_integration, find_integration
 
 
 def _discovered(settings, url: str, key: str, stores: list[int], mode: str) -> dict:
@@ -78,3 +82,29 @@ def list_() -> None:
             table.add_row(row.id, row.name, row.status, row.mode, ", ".join(map(str, row.store_ids)),
                           row.vendus_base_url)
     console.print(table)
+
+
+@integrations.command("show")
+@click.argument("integration")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(integration: str, as_json: bool) -> None:
+    """Show an integration (by id or name): configuration, limits, secret states. Never a secret."""
+    with database().unit_of_work() as session:
+        try:
+            row = find_integration(session, integration)
+        except IntegrationNotFound:
+            raise click.ClickException(f"no integration {integration!r}") from None
+        detail = describe(session, row)
+    if as_json:
+        click.echo(json.dumps(detail, indent=2, default=str))
+        return
+    console.print(f"[bold]{escape(detail['name'])}[/] {detail['id']}  status [bold]{detail['status']}[/]  "
+                  f"mode {detail['mode']}")
+    console.print(f"vendus: {escape(detail['vendus_base_url'])}  api key: {detail['api_key']}")
+    console.print(f"stores: {', '.join(map(str, detail['stores']))}  limits: {detail['limits']}")
+    console.print(f"events: {detail['counts']['events']}  documents: {detail['counts']['documents']}")
+    secrets = Table("webhook secret", "state", "created", "expires", title="webhook secrets (values never shown)")
+    for s in detail["webhook_secrets"]:
+        secrets.add_row(f"#{s['id']}", s["state"], str(s["created_at"])[:19], str(s["expires_at"] or "")[:19])
+    console.print(secrets)
+    console.print_json(json.dumps(detail["config"], default=str))

@@ -1,4 +1,7 @@
-"""One Vendus client per integration per thread (a client's requests.Session is not thread-safe)."""
+"""One Vendus client per integration per thread (a client's requests.Session is not thread-safe).
+
+Every client spends its integration's shared request budget (``ratelimit``) before each request.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import threading
 
 from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Integration
+from kapta_vendus.integrations.config import limits_of
+from kapta_vendus.integrations.ratelimit import throttle_for
 from kapta_vendus.integrations.service import api_key
 from kapta_vendus.vendus import VendusClient
 
@@ -15,8 +20,10 @@ _local = threading.local()
 
 def client_for(settings: Settings, integration: Integration) -> VendusClient:
     key = api_key(settings, integration)
-    # The cache key changes when the API key or URL changes, so a rotated key takes effect at once.
-    cache_key = (integration.id, integration.vendus_base_url, hashlib.sha256(key.encode()).hexdigest())
+    limits = limits_of(integration.config)
+    # The cache key changes when the API key, URL or budget changes, so an applied change takes
+    # effect at once. Only a digest of the key is kept, never the key itself.
+    cache_key = (integration.id, integration.vendus_base_url, hashlib.sha256(key.encode()).hexdigest(), limits)
     clients: dict = getattr(_local, "clients", None) or {}
     _local.clients = clients
     client = clients.get(cache_key)
@@ -25,5 +32,6 @@ def client_for(settings: Settings, integration: Integration) -> VendusClient:
             clients.pop(stale).close()
         client = clients[cache_key] = VendusClient(
             integration.vendus_base_url, key,
-            timeout=(settings.vendus_connect_timeout, settings.vendus_timeout))
+            timeout=(settings.vendus_connect_timeout, settings.vendus_timeout),
+            throttle=throttle_for(settings, integration.id, limits))
     return client

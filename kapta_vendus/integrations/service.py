@@ -51,7 +51,15 @@ def create_integration(session: Session, settings: Settings, *, name: str, vendu
     return integration, secret
 
 
+def plausible_id(value: str) -> bool:
+    """Could ``value`` be an integration id? Ids come from URLs: PostgreSQL refuses a NUL byte in any
+    text, and an id is at most 36 characters, so anything else is simply not found (never an error)."""
+    return isinstance(value, str) and 0 < len(value) <= 36 and "\x00" not in value
+
+
 def get_integration(session: Session, integration_id: str, *, active_only: bool = False) -> Integration:
+    if not plausible_id(integration_id):
+        raise IntegrationNotFound(integration_id)
     query = (select(Integration).where(Integration.id == integration_id)
              .options(selectinload(Integration.stores), selectinload(Integration.secrets)))
     integration = session.scalar(query)
@@ -62,7 +70,9 @@ def get_integration(session: Session, integration_id: str, *, active_only: bool 
 
 def find_integration(session: Session, ref: str) -> Integration:
     """By id or by name: what an operator types on the command line."""
-    integration = session.get(Integration, ref) or session.scalar(
+    if "\x00" in ref:
+        raise IntegrationNotFound(ref)
+    integration = (session.get(Integration, ref) if plausible_id(ref) else None) or session.scalar(
         select(Integration).where(Integration.name == ref))
     if integration is None:
         raise IntegrationNotFound(ref)

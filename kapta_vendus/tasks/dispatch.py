@@ -23,7 +23,12 @@ def pipeline_chain(event_id: int, *, start_at: str | None = None):
 
 
 def enqueue_event(event_id: int, *, start_at: str | None = None) -> None:
-    pipeline_chain(event_id, start_at=start_at).apply_async()
+    from kapta_vendus.integrations.fairness import admitted_for_enqueue
+
+    # Fair scheduling: an event whose integration already has its cap of events in flight waits
+    # in Redis, not in the queue, so a flood in one integration never sits in front of another's.
+    if admitted_for_enqueue(event_id, start_at or PIPELINE[0], enqueue_event):
+        pipeline_chain(event_id, start_at=start_at).apply_async()
 
 
 def enqueue_notification(event_id: int) -> None:
