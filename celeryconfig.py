@@ -56,6 +56,18 @@ def for_settings(settings: Settings) -> dict[str, Any]:
                 "schedule": float(settings.sweep_interval),
                 "options": {"expires": float(settings.sweep_interval)},
             },
+            # A fan-out: one kapta.reconcile.poll_store per (integration, store), each with expires.
+            "poll-stores": {
+                "task": "kapta.reconcile.schedule_polls",
+                "schedule": float(settings.reconcile_interval),
+                "options": {"expires": float(settings.reconcile_interval)},
+            },
+            # Drift and legal-deadline checks, per integration (3 poll intervals: 15 min by default).
+            "reconcile-checks": {
+                "task": "kapta.reconcile.schedule_checks",
+                "schedule": float(settings.reconcile_interval * 3),
+                "options": {"expires": float(settings.reconcile_interval * 3)},
+            },
         },
     }
     if settings.uses_redis:

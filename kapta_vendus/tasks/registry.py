@@ -1,5 +1,5 @@
 """Imports every task module so that a worker registers them all (``Celery(include=…)``)."""
 
-from kapta_vendus.tasks import ingest, notify, pipeline
+from kapta_vendus.tasks import ingest, notify, pipeline, reconcile
 
-__all__ = ["ingest", "notify", "pipeline"]
+__all__ = ["ingest", "notify", "pipeline", "reconcile"]

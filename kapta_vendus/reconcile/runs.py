@@ -1,0 +1,53 @@
+"""ReconciliationRun records: one per poll, drift check or import, with counts and details."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from kapta_vendus.db.models import ReconciliationRun, utcnow
+from kapta_vendus.db.session import Database
+from kapta_vendus.logs import redact
+
+MAX_DETAILS = 200  # a run's details are for a human to read, not a second mirror
+
+
+@dataclass
+class RunLog:
+    run_id: int
+    counts: dict[str, Any] = field(default_factory=dict)
+    details: list[Any] = field(default_factory=list)
+    status: str = "ok"
+
+    def add(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+
+    def note(self, detail: Mapping[str, Any]) -> None:
+        if len(self.details) < MAX_DETAILS:
+            self.details.append(dict(detail))
+        else:
+            self.add("details_dropped")
+
+
+@contextmanager
+def recorded_run(db: Database, integration_id: str, kind: str, store_id: int | None = None) -> Iterator[RunLog]:
+    """Record the run as running, then ok or failed with whatever was counted before the error."""
+    with db.unit_of_work() as session:
+        run = ReconciliationRun(integration_id=integration_id, store_id=store_id, kind=kind, status="running",
+                                counts={}, details=[], started_at=utcnow())
+        session.add(run)
+        session.flush()
+        log = RunLog(run.id)
+    try:
+        yield log
+    except BaseException as exc:
+        log.status = "failed"
+        log.note({"error": redact(f"{type(exc).__name__}: {exc}")[:500]})
+        raise
+    finally:
+        with db.unit_of_work() as session:
+            run = session.get(ReconciliationRun, log.run_id)
+            run.status, run.counts, run.details = log.status, dict(log.counts), list(log.details)
+            run.finished_at = utcnow()
