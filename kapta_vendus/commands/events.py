@@ -85,8 +85,16 @@ def _documents(session, event: Event) -> list[dict]:
     local_ids: set[int] = set()
     if event.business_key:
         kind, _, key = event.business_key.partition(":")
-        local_ids = {int(k) for k in session.scalars(select(Link.to_key).where(
-            Link.integration_id == event.integration_id, Link.from_kind == kind, Link.from_key == key,
+        from_keys = {key}
+        if kind == "document" and key.isdigit():
+            # A document event's key is the Vendus id of its own document; links between documents
+            # (finalized_as) start from the mirror row id, not from the Vendus id.
+            own = set(session.scalars(select(Document.id).where(
+                Document.integration_id == event.integration_id, Document.vendus_id == int(key))))
+            local_ids |= own
+            from_keys = {str(i) for i in own}
+        local_ids |= {int(k) for k in session.scalars(select(Link.to_key).where(
+            Link.integration_id == event.integration_id, Link.from_kind == kind, Link.from_key.in_(from_keys),
             Link.to_kind == "document"))}
     docs = session.scalars(select(Document).where(
         Document.integration_id == event.integration_id,

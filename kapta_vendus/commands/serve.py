@@ -33,5 +33,8 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     _Gunicorn({
         "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
         "accesslog": "-", "timeout": 30, "graceful_timeout": 20,
+        # gunicorn's control socket has one default path per user: a second receiver on the same
+        # host would take over the first one's. `serve` is for operators and tests; no control socket.
+        "control_socket_disable": True,
         "post_fork": lambda _server, _worker: forget_connections_after_fork(),
     }).run()
