@@ -153,7 +153,7 @@ def test_redirect_on_write_is_not_followed(rsps, client):
 
 def roundtrip(err):
     # Celery pickles exceptions between processes; these bytes are our own, not untrusted input.
-    return pickle.loads(pickle.dumps(err))  # noqa: S301
+    return pickle.loads(pickle.dumps(err))
 
 
 def test_errors_survive_pickling():
