@@ -1,0 +1,1 @@
+"""Benchmarks of the receiver and the pipeline; see bench/README.md."""
