@@ -67,7 +67,11 @@ def get_event(session: Session, integration_id: str, event_id: int) -> Event | N
     return session.scalar(select(Event).where(Event.integration_id == integration_id, Event.id == event_id))
 
 
-def event_detail(session: Session, event: Event) -> dict[str, Any]:
+def event_relations(session: Session, event: Event) -> tuple[list[Issuance], list[Link], list[Document]]:
+    """The event's issuances, the links from its business key, and every document of either.
+
+    Shared by the admin API and ``kapta-vendus events show``.
+    """
     integration_id = event.integration_id
     issuances = list(session.scalars(select(Issuance).where(
         Issuance.integration_id == integration_id, Issuance.event_id == event.id).order_by(Issuance.id)))
@@ -89,6 +93,12 @@ def event_detail(session: Session, event: Event) -> dict[str, Any]:
     documents = list(session.scalars(select(Document).where(
         Document.integration_id == integration_id,
         or_(Document.id.in_(linked_ids), Document.vendus_id.in_(issued_ids))).order_by(Document.id)))
+    return issuances, links, documents
+
+
+def event_detail(session: Session, event: Event) -> dict[str, Any]:
+    integration_id = event.integration_id
+    issuances, links, documents = event_relations(session, event)
     steps = list(session.scalars(select(StepRun).where(
         StepRun.integration_id == integration_id, StepRun.event_id == event.id).order_by(StepRun.id)))
     try:

@@ -6,10 +6,10 @@ import json
 
 import click
 from rich.table import Table
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from kapta_vendus.commands.common import console, database
-from kapta_vendus.db.models import Document, Event, Issuance, Link, StepRun
+from kapta_vendus.db.models import Event, StepRun
 
 
 @click.group()
@@ -80,24 +80,8 @@ def _summary(e: Event) -> dict:
 
 def _documents(session, event: Event) -> list[dict]:
     """Documents issued for this event, plus those linked to its business key."""
-    vendus_ids = set(session.scalars(select(Issuance.vendus_id).where(
-        Issuance.event_id == event.id, Issuance.vendus_id.is_not(None))))
-    local_ids: set[int] = set()
-    if event.business_key:
-        kind, _, key = event.business_key.partition(":")
-        from_keys = {key}
-        if kind == "document" and key.isdigit():
-            # A document event's key is the Vendus id of its own document; links between documents
-            # (finalized_as) start from the mirror row id, not from the Vendus id.
-            own = set(session.scalars(select(Document.id).where(
-                Document.integration_id == event.integration_id, Document.vendus_id == int(key))))
-            local_ids |= own
-            from_keys = {str(i) for i in own}
-        local_ids |= {int(k) for k in session.scalars(select(Link.to_key).where(
-            Link.integration_id == event.integration_id, Link.from_kind == kind, Link.from_key.in_(from_keys),
-            Link.to_kind == "document"))}
-    docs = session.scalars(select(Document).where(
-        Document.integration_id == event.integration_id,
-        or_(Document.vendus_id.in_(vendus_ids), Document.id.in_(local_ids))).order_by(Document.id))
+    from kapta_vendus.admin.queries import event_relations
+
+    _issuances, _links, docs = event_relations(session, event)
     return [{"type": d.type, "number": d.number, "status": d.status, "amount_gross": str(d.amount_gross),
              "vendus_id": d.vendus_id} for d in docs]
