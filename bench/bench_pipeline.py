@@ -28,27 +28,22 @@ import sys
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import requests
 from sqlalchemy import func, select
 
 from bench.common import (
-    PG_ADMIN_URL,
-    REDIS_URL,
     BenchError,
     BenchProcesses,
     PostgresCpu,
-    bench_dir,
-    bench_settings,
+    add_run_arguments,
     cafe_sale,
+    enter_run,
     free_port,
     machine_cpu,
     median,
     order_of_rounds,
-    redis_database,
-    scratch_database,
     session_cpu,
     wait_http,
 )
@@ -228,11 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the integration's max events in flight (0: the product default); raised by default "
                              "because a round enqueues all its events at once, and with the default cap most "
                              "of them would be parked and re-enqueued (one more task per event)")
-    parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
-    parser.add_argument("--redis-url", default=REDIS_URL)
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--keep", action="store_true", help="keep the logs")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     if min(args.pairs, args.events, args.concurrency, args.latency_events) < 1 or args.latency_rounds < 0:
         parser.error("counts must be positive")
@@ -247,10 +238,7 @@ def main(argv: list[str] | None = None) -> int:
 
     load_start = os.getloadavg()
     with ExitStack() as stack:
-        workdir = stack.enter_context(bench_dir(args.keep))
-        database_url = stack.enter_context(scratch_database(args.pg_admin_url))
-        broker = stack.enter_context(redis_database(args.redis_url))
-        settings = bench_settings(workdir, database_url, args.redis_url, args.log_level)
+        workdir, _, broker, settings = enter_run(stack, args)
         configure(settings)  # this process enqueues to the benchmark's Redis database
         processes = BenchProcesses(workdir, settings)
         stack.callback(processes.stop_all)

@@ -29,26 +29,21 @@ import time
 from collections import Counter
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    PG_ADMIN_URL,
-    REDIS_URL,
     REPO,
     BenchError,
     BenchProcesses,
     PostgresCpu,
-    bench_dir,
-    bench_settings,
+    add_run_arguments,
     cafe_sale,
+    enter_run,
     free_port,
     machine_cpu,
     median,
     order_of_rounds,
     percentile,
-    redis_database,
-    scratch_database,
     session_cpu,
     wait_http,
 )
@@ -192,11 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="conf: gunicorn -c deploy/gunicorn.conf.py (sync workers, the Procfile's web); "
                              "serve: kapta-vendus serve (gthread)")
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: the configuration's own)")
-    parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
-    parser.add_argument("--redis-url", default=REDIS_URL)
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--keep", action="store_true", help="keep the logs")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     if args.pairs < 1 or args.requests < 1 or args.concurrency < 1 or not 0 < args.seconds <= 120:
         parser.error("--pairs, --requests and --concurrency must be positive, --seconds at most 120")
@@ -208,10 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     run = datetime.now(UTC).strftime("%H%M%S")
     load_start = os.getloadavg()
     with ExitStack() as stack:
-        workdir = stack.enter_context(bench_dir(args.keep))
-        database_url = stack.enter_context(scratch_database(args.pg_admin_url))
-        broker = stack.enter_context(redis_database(args.redis_url))
-        settings = bench_settings(workdir, database_url, args.redis_url, args.log_level)
+        workdir, database_url, broker, settings = enter_run(stack, args)
         with database_for(database_url).unit_of_work() as session:
             # No worker runs, so no event ever leaves the fair-scheduling gate: with the default cap
             # the receiver would publish the first few chains and park the rest in Redis. The cap is

@@ -7,6 +7,7 @@ empties its Redis database number when it ends.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -17,7 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import redis
@@ -95,6 +96,25 @@ def bench_dir(keep: bool) -> Iterator[Path]:
 def bench_settings(data_dir: Path, database_url: str, redis_url: str, log_level: str) -> Settings:
     return Settings(data_dir=str(data_dir / "var"), database_url=database_url, broker_url=redis_url,
                     secret_keys=(Fernet.generate_key().decode(),), log_level=log_level)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a benchmark that runs on its own database and Redis number: --log-level,
+    --pg-admin-url, --redis-url, --json and --keep."""
+    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
+    parser.add_argument("--redis-url", default=REDIS_URL)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keep", action="store_true", help="keep the logs")
+
+
+def enter_run(stack: ExitStack, args: argparse.Namespace) -> tuple[Path, str, redis.Redis, Settings]:
+    """On ``stack``, in this order: the log directory, the scratch database and the Redis database
+    number of ``args`` (see ``add_run_arguments``); returns them with the settings that use them."""
+    workdir = stack.enter_context(bench_dir(args.keep))
+    database_url = stack.enter_context(scratch_database(args.pg_admin_url))
+    broker = stack.enter_context(redis_database(args.redis_url))
+    return workdir, database_url, broker, bench_settings(workdir, database_url, args.redis_url, args.log_level)
 
 
 class BenchProcesses(Processes):

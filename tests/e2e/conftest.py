@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import redis
+from e2e_stack import require_redis
 from processes import logs_since, stop_all
 
 E2E_REDIS_URL = os.environ.get("KAPTA_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -27,15 +27,7 @@ def e2e_redis_url() -> Iterator[str]:
     share it: when two runs of this suite overlap on one machine, a lock file makes the second
     wait for the first stack to finish instead of taking its tasks and flushing its queues.
     """
-    client = redis.Redis.from_url(E2E_REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("KAPTA_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"Redis not reachable: {exc}")
-        pytest.skip(f"Redis not reachable: {exc}")
-    finally:
-        client.close()
+    require_redis(E2E_REDIS_URL)
     with _exclusive(E2E_REDIS_URL, timeout=240):  # under the 300 s test timeout
         yield E2E_REDIS_URL
 

@@ -15,11 +15,12 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 import requests
 from processes import ManagedProcess, start_process, stop_all, wait_until
@@ -35,6 +36,23 @@ _SCRIPT = Path(sys.executable).parent / "kapta-vendus"
 CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "kapta_vendus"]
 REPO = str(Path(__file__).resolve().parents[2])
 API_KEY = "e2e-key"
+# A Redis database of its own for the reconcile stacks: beat runs there, and its messages must reach
+# that stack's worker only, whatever other stack (another module, another test run on the machine)
+# uses the shared e2e number.
+RECONCILE_REDIS_URL = os.environ.get("KAPTA_TEST_RECONCILE_REDIS_URL", "redis://127.0.0.1:6379/12")
+
+
+def require_redis(url: str) -> None:
+    """Skip the test when Redis does not answer at ``url`` (fail it where KAPTA_REQUIRE_SERVICES=1)."""
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("KAPTA_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"Redis not reachable: {exc}")
+        pytest.skip(f"Redis not reachable: {exc}")
+    finally:
+        client.close()
 
 
 @contextmanager
@@ -288,6 +306,12 @@ class Stack:
             return f"event {external_id}: not in the inbox"
         return (f"event {external_id} (#{event.id}): status={event.status} step={event.current_step} "
                 f"attempts={event.attempts} last_error={event.last_error}")
+
+
+def reconcile_stack(tmp_path_factory: pytest.TempPathFactory, admin_url: str, fernet_key: str,
+                    name: str) -> AbstractContextManager[Stack]:
+    """A ``running_stack`` on ``RECONCILE_REDIS_URL``, logging to a fresh ``name`` folder."""
+    return running_stack(tmp_path_factory.mktemp(name), admin_url, RECONCILE_REDIS_URL, fernet_key, name=name)
 
 
 @contextmanager

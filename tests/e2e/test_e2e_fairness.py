@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import redis
 import requests
+from e2e_stack import require_redis
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -107,15 +108,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture
 def fair_redis_url() -> str:
-    client = redis.Redis.from_url(FAIR_REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("KAPTA_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"Redis not reachable: {exc}")
-        pytest.skip(f"Redis not reachable: {exc}")
-    finally:
-        client.close()
+    require_redis(FAIR_REDIS_URL)
     return FAIR_REDIS_URL
 
 

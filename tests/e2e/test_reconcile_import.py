@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
-from e2e_stack import API_KEY, CLI, REPO, Stack, running_stack
+from e2e_stack import API_KEY, CLI, REPO, Stack, reconcile_stack
 from processes import wait_until
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,14 +25,12 @@ from kapta_vendus.db.models import Document, Event, SyncCursor
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
 
 COMMAND = [CLI] if isinstance(CLI, str) else list(CLI)
-# A Redis database of its own (see test_reconcile_polling.py).
-RECONCILE_REDIS_URL = os.environ.get("KAPTA_TEST_RECONCILE_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, pg_admin_url, e2e_redis_url, e2e_fernet_key) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("e2e-import"), pg_admin_url, RECONCILE_REDIS_URL, e2e_fernet_key,
-                       name="e2e-import") as running:
+    # A Redis database of its own (see e2e_stack.RECONCILE_REDIS_URL).
+    with reconcile_stack(tmp_path_factory, pg_admin_url, e2e_fernet_key, "e2e-import") as running:
         yield running
 
 

@@ -7,14 +7,13 @@ through ``kapta-vendus reconcile`` (the beat job's code), and the worker takes t
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
 
 import e2e_events as ev
 import pytest
-from e2e_stack import API_KEY, Stack, running_stack
+from e2e_stack import API_KEY, Stack, reconcile_stack
 from processes import wait_until
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,15 +23,10 @@ from kapta_vendus.db.models import Event, ReconciliationRun
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
-# A Redis database of its own: beat runs here, and its messages must reach this stack's worker only,
-# whatever other stack (another module, another test run on the machine) uses the shared e2e number.
-RECONCILE_REDIS_URL = os.environ.get("KAPTA_TEST_RECONCILE_REDIS_URL", "redis://127.0.0.1:6379/12")
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, pg_admin_url, e2e_redis_url, e2e_fernet_key) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("e2e-reconcile"), pg_admin_url, RECONCILE_REDIS_URL, e2e_fernet_key,
-                       name="e2e-reconcile") as running:
+    # A Redis database of its own (see e2e_stack.RECONCILE_REDIS_URL).
+    with reconcile_stack(tmp_path_factory, pg_admin_url, e2e_fernet_key, "e2e-reconcile") as running:
         yield running
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from enqueues import record_enqueues
 from flask.testing import FlaskClient
 from pipeline_testkit import API_KEY, Enqueued, Envelopes, Pipeline, Tenant
 
@@ -28,7 +29,6 @@ from kapta_vendus.integrations.discover import discover_mapping
 from kapta_vendus.integrations.service import create_integration
 from kapta_vendus.simulator import SimulatorState
 from kapta_vendus.simulator.testing import RunningSimulator, run_in_thread
-from kapta_vendus.tasks import dispatch
 from kapta_vendus.vendus import VendusClient
 from kapta_vendus.web import create_app
 
@@ -38,13 +38,7 @@ SIM_TIMEOUT = (2.0, 10.0)
 @pytest.fixture(autouse=True)
 def enqueued(monkeypatch) -> Enqueued:
     """Nothing in these tests reaches a broker: every enqueue is recorded here."""
-    from kapta_vendus.receiver import views
-
-    recorder = Enqueued()
-    monkeypatch.setattr(dispatch, "enqueue_event", recorder.event)
-    monkeypatch.setattr(views, "enqueue_event", recorder.event)  # the receiver imported it by name
-    monkeypatch.setattr(dispatch, "enqueue_notification", recorder.notification)
-    return recorder
+    return record_enqueues(monkeypatch, Enqueued())
 
 
 @pytest.fixture

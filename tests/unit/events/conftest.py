@@ -6,30 +6,8 @@ import copy
 from typing import Any
 
 import pytest
-
-CAFE = {
-    "id": "evt_0001",
-    "type": "sale.completed",
-    "occurred_at": "2026-11-25T08:12:00+00:00",
-    "store_id": 24994,
-    "data": {
-        "sale_id": "T1-000123",
-        "closed_at": "2026-11-25T08:12:00+00:00",
-        "customer": None,
-        "lines": [
-            {"reference": "CAFE", "title": "Café", "qty": "2", "unit_price": "0.80", "tax": "RED"},
-            {
-                "reference": "PASTEL",
-                "title": "Pastel de nata",
-                "qty": "1",
-                "unit_price": "1.30",
-                "tax": "INT",
-            },
-        ],
-        "payments": [{"method": "cash", "amount": "2.90", "status": "paid"}],
-        "payment_status": "paid",
-    },
-}
+from event_samples import CAFE
+from event_samples import envelope as build_envelope
 
 DOCUMENT = {
     "id": 5123,
@@ -54,12 +32,7 @@ def cafe() -> dict[str, Any]:
 @pytest.fixture
 def envelope():
     """envelope(type, data, **envelope_fields): a well-formed envelope around ``data``."""
-
-    def build(event_type: str, data: dict[str, Any], **fields: Any) -> dict[str, Any]:
-        base = {"id": "evt_x", "type": event_type, "occurred_at": "2026-11-25T10:00:00Z", "store_id": 24994}
-        return {**base, **fields, "data": data}
-
-    return build
+    return build_envelope
 
 
 @pytest.fixture

@@ -8,35 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from event_samples import CAFE as CAFE_ENVELOPE
 
 from kapta_vendus.events import EventType, validate_event
 from kapta_vendus.pipeline.mapping import IntegrationMapping
 from kapta_vendus.pipeline.model import Customer, NormalisedEvent, Payment, Sale, SaleLine
 from kapta_vendus.pipeline.normalise import normalise
-
-CAFE_ENVELOPE = {
-    "id": "evt_0001",
-    "type": "sale.completed",
-    "occurred_at": "2026-11-25T08:12:00+00:00",
-    "store_id": 24994,
-    "data": {
-        "sale_id": "T1-000123",
-        "closed_at": "2026-11-25T08:12:00+00:00",
-        "customer": None,
-        "lines": [
-            {"reference": "CAFE", "title": "Café", "qty": "2", "unit_price": "0.80", "tax": "RED"},
-            {
-                "reference": "PASTEL",
-                "title": "Pastel de nata",
-                "qty": "1",
-                "unit_price": "1.30",
-                "tax": "INT",
-            },
-        ],
-        "payments": [{"method": "cash", "amount": "2.90", "status": "paid"}],
-        "payment_status": "paid",
-    },
-}
 
 MAPPING = {
     "mode": "normal",

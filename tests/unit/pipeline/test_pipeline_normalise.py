@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from event_samples import envelope
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,17 +28,6 @@ DOC = {
     "register_id": 101,
     "client": {"fiscal_id": "PT 501 964 843", "name": "Empresa", "country": "pt"},
 }
-
-
-def envelope(event_type, data, **fields):
-    return {
-        "id": "evt_x",
-        "type": event_type,
-        "occurred_at": "2026-11-25T10:00:00Z",
-        "store_id": 24994,
-        **fields,
-        "data": data,
-    }
 
 
 def test_cafe_sale(cafe_event):
