@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kapta_vendus.config import Settings
+from kapta_vendus.integrations.shared import per_broker
 from kapta_vendus.vendus import OutcomeUnknown, VendusUnavailable
 
 
@@ -100,11 +101,5 @@ class Breaker:
         self.store.reset(key)
 
 
-_breakers: dict[str, Breaker] = {}
-
-
 def breaker_for(settings: Settings) -> Breaker:
-    url = settings.broker_url if settings.uses_redis else "memory"
-    if url not in _breakers:
-        _breakers[url] = Breaker(_RedisStore(url) if settings.uses_redis else _MemoryStore())
-    return _breakers[url]
+    return per_broker("breaker", settings, lambda url: Breaker(_RedisStore(url)), lambda: Breaker(_MemoryStore()))

@@ -21,7 +21,6 @@ still ``received`` or ``in_flight`` in the inbox and the sweeper enqueues them a
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +30,7 @@ from kapta_vendus.config import Settings, get_settings
 from kapta_vendus.db.models import Event, Integration
 from kapta_vendus.db.session import Database, database_for
 from kapta_vendus.integrations.config import limits_of
+from kapta_vendus.integrations.shared import per_broker
 
 log = logging.getLogger(__name__)
 
@@ -153,16 +153,8 @@ class OpenGate:
         return {}
 
 
-_gates: dict[str, RedisGate | OpenGate] = {}
-_lock = threading.Lock()
-
-
 def gate_for(settings: Settings) -> RedisGate | OpenGate:
-    url = settings.broker_url if settings.uses_redis else "open"
-    with _lock:
-        if url not in _gates:
-            _gates[url] = RedisGate(url) if settings.uses_redis else OpenGate()
-        return _gates[url]
+    return per_broker("gate", settings, RedisGate, OpenGate)
 
 
 def share_of(db: Database, event_id: int) -> tuple[str, int] | None:

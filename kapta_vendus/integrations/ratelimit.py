@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from kapta_vendus.config import Settings
 from kapta_vendus.integrations.config import Limits
+from kapta_vendus.integrations.shared import per_broker
 from kapta_vendus.vendus import RateLimited
 
 log = logging.getLogger(__name__)
@@ -109,16 +110,8 @@ class Throttle:
             waited += wait
 
 
-_buckets: dict[str, RedisBuckets | MemoryBuckets] = {}
-_lock = threading.Lock()
-
-
 def buckets_for(settings: Settings) -> RedisBuckets | MemoryBuckets:
-    url = settings.broker_url if settings.uses_redis else "memory"
-    with _lock:
-        if url not in _buckets:
-            _buckets[url] = RedisBuckets(url) if settings.uses_redis else MemoryBuckets()
-        return _buckets[url]
+    return per_broker("buckets", settings, RedisBuckets, MemoryBuckets)
 
 
 def throttle_for(settings: Settings, integration_id: str, limits: Limits) -> Throttle:

@@ -8,7 +8,7 @@ import time
 import pytest
 from tenancy_testkit import sale_envelope
 
-from kapta_vendus.integrations import fairness
+from kapta_vendus.integrations import shared
 from kapta_vendus.integrations.config import Limits
 from kapta_vendus.integrations.fairness import RedisGate, Resume, admit_step, release_event
 from kapta_vendus.integrations.ratelimit import RedisBuckets, Throttle
@@ -90,7 +90,7 @@ def test_a_lost_slot_is_freed_by_its_lease_and_given_to_the_oldest_waiter(redis_
 
 def test_pipeline_steps_are_gated_per_integration(world, redis_url, monkeypatch):
     settings = world.settings.replace(broker_url=redis_url)
-    monkeypatch.setattr(fairness, "_gates", {})
+    monkeypatch.setattr(shared, "_instances", {})
     capped = {**world.document["integrations"][0], "limits": {"max_events_in_flight": 1}}
     world.apply({"integrations": [capped, world.document["integrations"][1]]})
     first, second = (world.accept(world.a, sale_envelope(world.a.store_id)) for _ in range(2))
