@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--senders", type=int, default=6, help="concurrent senders")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--profile", choices=("full", "ci"), default="full",
-                        help="fault durations: full (PostgreSQL 20 s, Vendus 3 min) or ci (8 s, 20 s)")
+                        help="fault durations: full (PostgreSQL 20 s, Vendus 3 min) or ci (6 s, 15 s)")
     parser.add_argument("--vendus-down", type=float, help="override the Vendus outage, in seconds")
     parser.add_argument("--quiet-timeout", type=float, default=1800, help="seconds to wait for quiescence")
     parser.add_argument("--no-faults", action="store_true", help="the same run without any fault (a baseline)")

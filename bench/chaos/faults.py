@@ -38,7 +38,7 @@ class Profile:
 
 
 FULL = Profile(gap=12, postgres_down=20, vendus_down=180)
-CI = Profile(gap=4, postgres_down=8, vendus_down=20)
+CI = Profile(gap=3, postgres_down=6, vendus_down=15)
 
 
 @dataclass

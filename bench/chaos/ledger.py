@@ -73,7 +73,7 @@ def event_statuses(engine: Engine, integration_ids: Sequence[str]) -> dict[str, 
     with Session(engine) as session:
         rows = session.execute(select(Event.external_id, Event.status).where(
             Event.integration_id.in_(integration_ids), Event.source == "push"))
-        return dict(rows.tuples().all())
+        return {row[0]: row[1] for row in rows}
 
 
 def in_flight_count(engine: Engine, integration_ids: Sequence[str]) -> int:
