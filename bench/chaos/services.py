@@ -99,6 +99,9 @@ class OwnPostgres:
     def init(self) -> OwnPostgres:
         self._run(shutil.which("initdb") or "initdb", "-D", str(self.data_dir), "-A", "trust", "-U", PG_USER,
                   "--no-sync", "-E", "UTF8")
+        if self.host != "127.0.0.1":  # other namespaces of the same private subnet (bench/hosts)
+            with (self.data_dir / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.host}/24 trust\n")
         return self
 
     def create_database(self, name: str = "kapta") -> str:

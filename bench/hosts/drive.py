@@ -1,0 +1,176 @@
+"""The hosts run itself, started inside the receiver's namespace by ``python -m bench.hosts``.
+
+Each process is started in its host's namespace with ``ip netns exec``: Redis and PostgreSQL in
+``data``, the simulator (100 ms per request) in ``sim``, a worker per worker host, and the receiver,
+beat and the senders here. Two parts, in one run:
+
+1. **Throughput by worker hosts.** Rounds of 1, 2, 3, 3, 2, 1 hosts (ABBA, so that a change in
+   the machine's load hits both ends alike). Before each round the workers are stopped and K
+   events accepted (their chains wait in Redis); then the round's workers start, and the rate is
+   taken between the 10th and the 90th percentile of the events' finishing times (worker start-up
+   is left out).
+2. **A worker host cut off.** Three hosts, events sent at a steady rate; one host's cable is
+   pulled at the switch for longer than the visibility timeout, then plugged back. Its
+   unacknowledged tasks are redelivered to the others (and any event it left unfinished is swept);
+   the ledger of the whole run must balance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bench.chaos.cluster import FAST_RECOVERY, Cluster, WorkerSpec, new_cluster, own_services
+from bench.chaos.e2e import API_KEY
+from bench.chaos.faults import FaultLog, supervise
+from bench.chaos.ledger import balance, event_statuses, read_documents
+from bench.chaos.mix import Story, make_story
+from bench.chaos.report import header, write_section
+from bench.chaos.run import wait_quiet
+from bench.chaos.senders import Endpoint, SendLog, deal, run_senders
+from bench.hosts.netns import Host
+from kapta_vendus.db.models import Event
+
+ROUNDS = (1, 2, 3, 3, 2, 1)
+
+
+def worker_spec(host: Host, concurrency: int) -> WorkerSpec:
+    return WorkerSpec(f"worker-{host.name}", ("--concurrency", str(concurrency), "--pool", "prefork"), host.exec)
+
+
+def finish_times(cluster: Cluster, ids: set[str]) -> list[float]:
+    with Session(cluster.engine) as session:
+        rows = session.execute(select(Event.external_id, Event.updated_at, Event.status).where(
+            Event.integration_id == cluster.integration_id))
+        return sorted(done.timestamp() for external_id, done, status in rows
+                      if external_id in ids and status == "done")
+
+
+def stories_of(n: int, cluster: Cluster, rng: random.Random, tag: str) -> list[Story]:
+    return [make_story(rng.choices(("paid", "nif"), (70, 30))[0], cluster.store_id, rng, tag) for _ in range(n)]
+
+
+def throughput_round(cluster: Cluster, hosts: list[Host], n: int, k: int, concurrency: int, rng: random.Random,
+                     endpoint: Endpoint, log: SendLog, stories: list[Story]) -> float:
+    for name in list(cluster.workers):
+        cluster.workers.pop(name).stop()
+    batch = stories_of(k, cluster, rng, f"H{n}")
+    stories.extend(batch)
+    run_senders(lambda _: endpoint, deal([s.first[0] for s in batch], 4), log, deadline=time.monotonic() + 300)
+    for host in hosts[:n]:
+        cluster.start_worker_spec(worker_spec(host, concurrency), wait=False)
+    ids = {s.first[0]["id"] for s in batch}
+    deadline = time.monotonic() + 600
+    while len(finish_times(cluster, ids)) < k and time.monotonic() < deadline:
+        time.sleep(1)
+    times = finish_times(cluster, ids)
+    low, high = times[int(0.1 * (len(times) - 1))], times[int(0.9 * (len(times) - 1))]
+    rate = (0.8 * (len(times) - 1)) / max(high - low, 1e-6)
+    print(f"  {n} worker host(s): {rate:.1f} events/s ({len(times)}/{k} done)", flush=True)
+    return rate
+
+
+def partition(cluster: Cluster, hosts: list[Host], events: int, rate: float, cut_seconds: float,
+              concurrency: int, rng: random.Random, endpoint: Endpoint, log: SendLog,
+              stories: list[Story]) -> list[str]:
+    from bench.hosts.netns import cut, restore
+
+    for host in hosts:
+        if f"worker-{host.name}" not in cluster.workers or not cluster.workers[f"worker-{host.name}"].alive:
+            cluster.start_worker_spec(worker_spec(host, concurrency))
+    batch = stories_of(events, cluster, rng, "CUT")
+    stories.extend(batch)
+    notes: list[str] = []
+    sending = threading.Thread(target=run_senders, args=(lambda _: endpoint, deal([s.first[0] for s in batch], 2), log),
+                               kwargs={"deadline": time.monotonic() + 900, "rate": rate / 2}, daemon=True)
+    sending.start()
+    time.sleep(min(15, events / rate / 3))
+    victim = hosts[1]
+    cut(victim)
+    notes.append(f"cut {victim.ns} off at the switch for {cut_seconds:.0f} s")
+    print(f"  {notes[-1]}", flush=True)
+    time.sleep(cut_seconds)
+    restore(victim)
+    notes.append(f"restored {victim.ns}")
+    sending.join()
+    return notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.hosts.drive")
+    parser.add_argument("--hosts", type=json.loads, required=True)
+    parser.add_argument("--log-dir", type=Path, required=True)
+    parser.add_argument("--per-round", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--cut-events", type=int, default=300)
+    parser.add_argument("--cut-rate", type=float, default=6.0)
+    parser.add_argument("--cut-seconds", type=float, default=60.0)
+    parser.add_argument("--latency-ms", type=int, default=100)
+    parser.add_argument("--results", action="store_true")
+    args = parser.parse_args(argv)
+    hosts = {name: Host(name, octet) for name, octet in args.hosts.items()}
+    data, recv, sim = hosts.pop("data"), hosts.pop("recv"), hosts.pop("sim")
+    workers = list(hosts.values())
+    rng = random.Random(11)
+    with own_services(args.log_dir, host=data.address, prefix=data.exec) as (redis_server, postgres):
+        cluster = new_cluster(args.log_dir, postgres.create_database(), redis_server.url, **FAST_RECOVERY)
+        cluster.receiver_host, cluster.sim_host, cluster.sim_prefix = recv.address, sim.address, sim.exec
+        try:
+            cluster.start_simulator("--latency-ms", str(args.latency_ms), port=8765)
+            cluster.start_receiver_fixed()
+            cluster.start_beat_in()
+            cluster.create_integration(f"hosts-{uuid.uuid4().hex[:6]}")
+            endpoint = Endpoint(cluster.receiver_url, cluster.integration_id, cluster.secret)
+            log, stories = SendLog(), []
+            rates: dict[int, list[float]] = {}
+            for n in ROUNDS:
+                rates.setdefault(n, []).append(throughput_round(cluster, workers, n, args.per_round, args.concurrency,
+                                                                rng, endpoint, log, stories))
+            notes = partition(cluster, workers, args.cut_events, args.cut_rate, args.cut_seconds, args.concurrency,
+                              rng, endpoint, log, stories)
+            began = time.time()
+            supervise(cluster, FaultLog())
+            quiet = wait_quiet(cluster, timeout=900)
+            drained = f"{quiet - began:.0f} s after the restore" if quiet else "did not drain"
+            statuses = event_statuses(cluster.engine, [cluster.integration_id])
+            ledger = balance(stories, log.accepted, log.refused, statuses,
+                             read_documents(cluster.http, cluster.sim_url, API_KEY))
+        finally:
+            cluster.stop()
+    base = statistics.mean(rates[1])
+    summary = {n: statistics.mean(v) for n, v in rates.items()}
+    print("throughput: " + ", ".join(f"{n} host(s) {r:.1f} events/s (x{r / base:.2f})" for n, r in summary.items()))
+    print(f"partition: {'; '.join(notes)}; drained {drained}")
+    print(ledger.line())
+    for problem in ledger.problems[:20]:
+        print(f"  {problem}")
+    if args.results:
+        rows = "\n".join(f"| {n} | {', '.join(f'{r:.1f}' for r in rates[n])} | {summary[n]:.1f} | "
+                         f"{summary[n] / base:.2f} |" for n in sorted(rates))
+        write_section("hosts", "\n".join([
+            "## Workers on several hosts (`bench/hosts`)", "", header(), "",
+            f"Network namespaces: Redis + PostgreSQL in one, the receiver (and beat, and the senders) in one, the "
+            f"simulator ({args.latency_ms} ms per request) in one, a worker (prefork, {args.concurrency} processes, "
+            f"every queue) in each of {len(workers)} more, joined by a bridge in a namespace of its own. "
+            f"Rounds of {args.per_round} events, queued before the round's workers start; rate between the 10th "
+            "and 90th percentile of finishing times. All hosts share the same 2 CPUs.", "",
+            "| worker hosts | rounds (events/s) | mean | ratio to 1 host |", "|---|---|---|---|", rows, "",
+            f"Partition: {args.cut_events} events at {args.cut_rate} events/s on 3 hosts; {'; '.join(notes)} "
+            f"(visibility timeout {FAST_RECOVERY['KAPTA_VISIBILITY_TIMEOUT']} s, sweep grace "
+            f"{FAST_RECOVERY['KAPTA_SWEEP_GRACE']} s); drained {drained}.", "",
+            "```", ledger.line(), "```"]))
+    return 0 if ledger.valid else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
