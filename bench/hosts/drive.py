@@ -27,7 +27,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bench.chaos.cluster import FAST_RECOVERY, Cluster, WorkerSpec, new_cluster, own_services
@@ -38,8 +38,9 @@ from bench.chaos.mix import Story, make_story
 from bench.chaos.report import header, write_section
 from bench.chaos.run import wait_quiet
 from bench.chaos.senders import Endpoint, SendLog, deal, run_senders
+from bench.common import machine_cpu
 from bench.hosts.netns import Host
-from kapta_vendus.db.models import Event
+from kapta_vendus.db.models import Event, StepRun
 
 ROUNDS = (1, 2, 3, 3, 2, 1)
 
@@ -56,28 +57,45 @@ def finish_times(cluster: Cluster, ids: set[str]) -> list[float]:
                       if external_id in ids and status == "done")
 
 
+def unacked(cluster: Cluster) -> int:
+    """Messages delivered to a worker and not acknowledged yet (kombu's Redis transport keeps them here)."""
+    return int(cluster.redis.hlen("unacked"))
+
+
+def repeated_steps(cluster: Cluster) -> int:
+    """Events that ran some step to success more than once: redelivered or swept, and still done once."""
+    with Session(cluster.engine) as session:
+        rows = session.execute(select(StepRun.event_id).where(StepRun.status == "ok").group_by(
+            StepRun.event_id, StepRun.step).having(func.count() > 1)).all()
+    return len({row[0] for row in rows})
+
+
 def stories_of(n: int, cluster: Cluster, rng: random.Random, tag: str) -> list[Story]:
     return [make_story(rng.choices(("paid", "nif"), (70, 30))[0], cluster.store_id, rng, tag) for _ in range(n)]
 
 
 def throughput_round(cluster: Cluster, hosts: list[Host], n: int, k: int, concurrency: int, rng: random.Random,
-                     endpoint: Endpoint, log: SendLog, stories: list[Story]) -> float:
+                     endpoint: Endpoint, log: SendLog, stories: list[Story]) -> tuple[float, float]:
+    """The round's rate, and how busy the machine's CPUs were meanwhile (0-1, everything on it)."""
     for name in list(cluster.workers):
         cluster.workers.pop(name).stop()
     batch = stories_of(k, cluster, rng, f"H{n}")
     stories.extend(batch)
     run_senders(lambda _: endpoint, deal([s.first[0] for s in batch], 4), log, deadline=time.monotonic() + 300)
+    busy0, total0 = machine_cpu()
     for host in hosts[:n]:
         cluster.start_worker_spec(worker_spec(host, concurrency), wait=False)
     ids = {s.first[0]["id"] for s in batch}
     deadline = time.monotonic() + 600
     while len(finish_times(cluster, ids)) < k and time.monotonic() < deadline:
         time.sleep(1)
+    busy1, total1 = machine_cpu()
+    busy = (busy1 - busy0) / max(total1 - total0, 1e-6)
     times = finish_times(cluster, ids)
     low, high = times[int(0.1 * (len(times) - 1))], times[int(0.9 * (len(times) - 1))]
     rate = (0.8 * (len(times) - 1)) / max(high - low, 1e-6)
-    print(f"  {n} worker host(s): {rate:.1f} events/s ({len(times)}/{k} done)", flush=True)
-    return rate
+    print(f"  {n} worker host(s): {rate:.1f} events/s ({len(times)}/{k} done), CPUs {busy:.0%} busy", flush=True)
+    return rate, busy
 
 
 def partition(cluster: Cluster, hosts: list[Host], events: int, rate: float, cut_seconds: float,
@@ -97,9 +115,12 @@ def partition(cluster: Cluster, hosts: list[Host], events: int, rate: float, cut
     time.sleep(min(15, events / rate / 3))
     victim = hosts[1]
     cut(victim)
-    notes.append(f"cut {victim.ns} off at the switch for {cut_seconds:.0f} s")
+    time.sleep(1)
+    notes.append(f"cut {victim.ns} off at the switch for {cut_seconds:.0f} s ({unacked(cluster)} tasks "
+                 "unacknowledged in Redis at the cut)")
     print(f"  {notes[-1]}", flush=True)
     time.sleep(cut_seconds)
+    notes.append(f"{unacked(cluster)} unacknowledged just before the restore")
     restore(victim)
     notes.append(f"restored {victim.ns}")
     sending.join()
@@ -133,9 +154,12 @@ def main(argv: list[str] | None = None) -> int:
             endpoint = Endpoint(cluster.receiver_url, cluster.integration_id, cluster.secret)
             log, stories = SendLog(), []
             rates: dict[int, list[float]] = {}
+            busy: dict[int, list[float]] = {}
             for n in ROUNDS:
-                rates.setdefault(n, []).append(throughput_round(cluster, workers, n, args.per_round, args.concurrency,
-                                                                rng, endpoint, log, stories))
+                rate, cpu = throughput_round(cluster, workers, n, args.per_round, args.concurrency, rng, endpoint,
+                                             log, stories)
+                rates.setdefault(n, []).append(rate)
+                busy.setdefault(n, []).append(cpu)
             notes = partition(cluster, workers, args.cut_events, args.cut_rate, args.cut_seconds, args.concurrency,
                               rng, endpoint, log, stories)
             began = time.time()
@@ -143,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             quiet = wait_quiet(cluster, timeout=900)
             drained = f"{quiet - began:.0f} s after the restore" if quiet else "did not drain"
             statuses = event_statuses(cluster.engine, [cluster.integration_id])
+            notes.append(f"{repeated_steps(cluster)} events ran a step more than once (redelivered or swept)")
             ledger = balance(stories, log.accepted, log.refused, statuses,
                              read_documents(cluster.http, cluster.sim_url, API_KEY))
         finally:
@@ -156,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {problem}")
     if args.results:
         rows = "\n".join(f"| {n} | {', '.join(f'{r:.1f}' for r in rates[n])} | {summary[n]:.1f} | "
-                         f"{summary[n] / base:.2f} |" for n in sorted(rates))
+                         f"{summary[n] / base:.2f} | {', '.join(f'{b:.0%}' for b in busy[n])} |" for n in sorted(rates))
         write_section("hosts", "\n".join([
             "## Workers on several hosts (`bench/hosts`)", "", header(), "",
             f"Network namespaces: Redis + PostgreSQL in one, the receiver (and beat, and the senders) in one, the "
@@ -164,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             f"every queue) in each of {len(workers)} more, joined by a bridge in a namespace of its own. "
             f"Rounds of {args.per_round} events, queued before the round's workers start; rate between the 10th "
             "and 90th percentile of finishing times. All hosts share the same 2 CPUs.", "",
-            "| worker hosts | rounds (events/s) | mean | ratio to 1 host |", "|---|---|---|---|", rows, "",
+            "| worker hosts | rounds (events/s) | mean | ratio to 1 host | machine CPU busy |", "|---|---|---|---|---|",
+            rows, "",
             f"Partition: {args.cut_events} events at {args.cut_rate} events/s on 3 hosts; {'; '.join(notes)} "
             f"(visibility timeout {FAST_RECOVERY['KAPTA_VISIBILITY_TIMEOUT']} s, sweep grace "
             f"{FAST_RECOVERY['KAPTA_SWEEP_GRACE']} s); drained {drained}.", "",
