@@ -45,10 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     profile = faults.FULL if args.profile == "full" else faults.CI
     if args.vendus_down is not None:
-        profile = faults.Profile(profile.gap, profile.postgres_down, args.vendus_down)
+        profile = faults.Profile(profile.gap, profile.postgres_down, args.vendus_down, profile.destination_down)
     result = run_ledger(log_dir, events=args.events, senders=args.senders, seed=args.seed, profile=profile,
                         quiet_timeout=args.quiet_timeout, with_faults=not args.no_faults)
     print(result.ledger.line())
+    if result.deliveries is not None:
+        print(result.deliveries.line())
     for problem in result.ledger.problems[:20]:
         print(f"  {problem}")
     drain = result.drain_after_last_fault
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.chaos.report import ledger_markdown
 
         write_section("ledger", ledger_markdown(result, args))
-    return 0 if result.ledger.valid else 1
+    return 0 if result.valid else 1
 
 
 if __name__ == "__main__":

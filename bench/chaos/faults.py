@@ -35,10 +35,11 @@ class Profile:
     gap: float  # seconds between two faults
     postgres_down: float
     vendus_down: float
+    destination_down: float = 10
 
 
-FULL = Profile(gap=12, postgres_down=20, vendus_down=180)
-CI = Profile(gap=3, postgres_down=6, vendus_down=15)
+FULL = Profile(gap=12, postgres_down=20, vendus_down=180, destination_down=60)
+CI = Profile(gap=3, postgres_down=6, vendus_down=15, destination_down=10)
 
 
 @dataclass

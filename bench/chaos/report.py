@@ -40,7 +40,8 @@ def ledger_markdown(result, args: argparse.Namespace) -> str:
         f"`python -m bench.chaos --events {args.events} --senders {args.senders} --profile {args.profile}"
         f"{f' --vendus-down {args.vendus_down:.0f}' if args.vendus_down is not None else ''}`: "
         f"{result.events} events in {result.stories} stories ({', '.join(f'{k} {v}' for k, v in result.mix.items())}).",
-        "", "```", result.ledger.line(), "```", "",
+        "", "```", result.ledger.line(),
+        *([result.deliveries.line()] if result.deliveries is not None else []), "```", "",
         f"- Faults, in order: {'; '.join(result.faults)}.",
         f"- Processes restarted by the supervisor (systemd's Restart=on-failure): {result.restarts or 'none'}.",
         f"- Sending took {result.send_seconds:.0f} s; senders retried {result.sender_retries} times; answers "

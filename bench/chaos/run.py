@@ -9,19 +9,32 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import celeryconfig
+from bench.chaos import destination
 from bench.chaos import faults as fault_script
 from bench.chaos.cluster import FAST_RECOVERY, Cluster, WorkerSpec, new_cluster, own_services
-from bench.chaos.e2e import API_KEY, stop_all
+from bench.chaos.e2e import API_KEY, REPO, stop_all, wait_until
 from bench.chaos.ledger import Ledger, balance, event_statuses, in_flight_count, latencies, read_documents
 from bench.chaos.mix import CHANGE_TYPE, Story, make_stories
 from bench.chaos.senders import Endpoint, SendLog, deal, run_senders
 from kapta_vendus.events.catalogue import is_known_type
 
-# The worker layout: one worker on every queue, and one more on the billing queue alone (the step
-# that waits on Vendus), so that both kinds of SIGKILL hit a real process.
 MAIN, BILLING = "worker-main", "worker-billing"
-WORKERS = (WorkerSpec(MAIN, ("--concurrency", "2", "--pool", "prefork")),
-           WorkerSpec(BILLING, ("-Q", "billing", "--concurrency", "2", "--pool", "prefork")))
+
+
+def worker_layout() -> tuple[WorkerSpec, WorkerSpec]:
+    """The layout the Procfile deploys: the billing queue on a thread pool when the build has one
+    (then the other worker takes every other queue), else a second prefork worker on billing too,
+    so that both kinds of SIGKILL hit a real process."""
+    if "--pool=threads" in (REPO / "Procfile").read_text():
+        others = ",".join(q for q in celeryconfig.QUEUES if q != "billing")
+        return (WorkerSpec(MAIN, ("-Q", others, "--concurrency", "2", "--pool", "prefork")),
+                WorkerSpec(BILLING, ("-Q", "billing", "--pool", "threads", "--concurrency", "8")))
+    return (WorkerSpec(MAIN, ("--concurrency", "2", "--pool", "prefork")),
+            WorkerSpec(BILLING, ("-Q", "billing", "--concurrency", "2", "--pool", "prefork")))
+
+
+WORKERS = worker_layout()
 
 
 @dataclass
@@ -38,6 +51,11 @@ class RunResult:
     faults: list[str] = field(default_factory=list)
     restarts: list[str] = field(default_factory=list)
     mix: dict[str, int] = field(default_factory=dict)
+    deliveries: destination.DeliveryLedger | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.ledger.valid and (self.deliveries is None or self.deliveries.valid)
 
 
 def wait_quiet(cluster: Cluster, *, timeout: float) -> float | None:
@@ -59,7 +77,8 @@ def run_ledger(log_dir: Path, *, events: int, senders: int, seed: int, profile: 
     log_dir.mkdir(parents=True, exist_ok=True)
     with own_services(log_dir) as (redis_server, postgres):
         database_url = postgres.create_database()
-        cluster = new_cluster(log_dir, database_url, redis_server.url, **FAST_RECOVERY)
+        extra = destination.FAST_DELIVERY if destination.available() else {}
+        cluster = new_cluster(log_dir, database_url, redis_server.url, **FAST_RECOVERY, **extra)
         try:
             return _run(cluster, redis_server, postgres, events=events, senders=senders, seed=seed,
                         profile=profile, quiet_timeout=quiet_timeout, with_faults=with_faults)
@@ -76,11 +95,22 @@ def _run(cluster: Cluster, redis_server, postgres, *, events: int, senders: int,
         cluster.start_worker_spec(spec)
     cluster.start_beat_in()
     cluster.create_integration(f"ledger-{uuid.uuid4().hex[:6]}")
+    sink = destination.Sink() if destination.available() else None
+    extra_faults = []
+    if sink is not None:
+        destination.add_destination(cluster, sink.start())
+
+        def destination_outage() -> None:
+            sink.down.set()
+            time.sleep(profile.destination_down)
+            sink.down.clear()
+
+        extra_faults.append((f"destination down for {profile.destination_down:.0f} s", destination_outage))
     stories = make_stories(events, cluster.store_id, seed=seed, with_changes=is_known_type(CHANGE_TYPE))
     endpoint = Endpoint(cluster.receiver_url, cluster.integration_id, cluster.secret)
     log, faults_log, stop = SendLog(), fault_script.FaultLog(), threading.Event()
     steps = fault_script.script(cluster, redis_server, postgres, profile, faults_log, main_worker=MAIN,
-                                billing_worker=BILLING)
+                                billing_worker=BILLING, extra=extra_faults)
     script_seconds = len(steps) * profile.gap + profile.postgres_down + profile.vendus_down
     total = sum(len(s.envelopes) for s in stories)
     # Spread the sending over the fault script, so that every fault hits events being sent.
@@ -100,6 +130,12 @@ def _run(cluster: Cluster, redis_server, postgres, *, events: int, senders: int,
     if with_faults:
         faulting.join()
     quiet_at = wait_quiet(cluster, timeout=quiet_timeout)
+    deliveries = None
+    if sink is not None:
+        wait_until(lambda: destination.pending_deliveries(cluster) == 0, timeout=quiet_timeout,
+                   what="the deliveries to the destination")
+        deliveries = destination.balance_deliveries(cluster, sink)
+        sink.stop()
     statuses = event_statuses(cluster.engine, [cluster.integration_id])
     documents = read_documents(cluster.http, cluster.sim_url, API_KEY)
     ledger = balance(stories, log.accepted, log.refused, statuses, documents)
@@ -114,7 +150,8 @@ def _run(cluster: Cluster, redis_server, postgres, *, events: int, senders: int,
         p50=statistics.median(times) if times else None,
         p95=times[int(0.95 * (len(times) - 1))] if times else None,
         answers=dict(log.answers), sender_retries=log.retries,
-        faults=[what for _, what in faults_log.entries], restarts=faults_log.restarts, mix=mix)
+        faults=[what for _, what in faults_log.entries], restarts=faults_log.restarts, mix=mix,
+        deliveries=deliveries)
 
 
 def _second_pass(stories: list[Story]) -> list[dict]:
