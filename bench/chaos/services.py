@@ -4,7 +4,7 @@ Fault runs stop, kill and restart these two; the machine's shared services are n
 Redis keeps nothing on disk (``--save ""``, no AOF), as in production: a restart loses every
 message, and the inbox plus the sweeper must make up for it. PostgreSQL runs as the ``postgres``
 user (it refuses to run as root), with ``fsync=off`` because durability across a machine crash is
-not what is being tested here; a stop is ``pg_ctl stop -m immediate``, the closest to a crash.
+not what is being tested here (a server crash is: ``pg_ctl stop -m immediate``).
 
 ``prefix`` runs every command through another program, e.g. ``ip netns exec kv-data`` to start
 the services inside a network namespace (see ``bench/hosts``).
@@ -119,8 +119,11 @@ class OwnPostgres:
         return url
 
     def start(self) -> None:
+        # fsync=off only skips flushing to the disk: a killed server loses nothing the kernel holds.
+        # synchronous_commit must stay on: off, an immediate stop loses the last commits, including
+        # events the receiver had already answered 202 for (a first run of this suite saw exactly that).
         options = (f"-p {self.port} -k {self._root} -c listen_addresses={self.host} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+                   "-c max_connections=300")
         self._run(shutil.which("pg_ctl") or "pg_ctl", "-D", str(self.data_dir), "-o", options,
                   "-l", str(self._root / "postgres.log"), "-w", "-t", "60", "start")
 
