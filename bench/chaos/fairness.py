@@ -2,11 +2,10 @@
 
 Two integrations on one service, with the default limits (their own Vendus budget and
 in-flight cap each; one simulator account behind both). First the small one sends ``few``
-sales alone, at a steady 2 events/s; then the big one
-floods ``flood`` sales as fast as the receiver takes them, and the small one sends ``few`` more
-at the same pace. Its p95 accepted → done in the flood is compared with its p95 alone. The flood
-is not drained: the run stops once the small tenant's events are done (the rest would only
-measure the machine's throughput).
+sales alone, at a steady 2 events/s; then the big one floods ``flood`` sales as fast as the
+receiver takes them, and the small one sends ``few`` more at the same pace. Its p95 accepted →
+done in the flood is compared with its p95 alone. The flood is not drained: the run stops once
+the small tenant's events are done (the rest would only measure the machine's throughput).
 """
 
 from __future__ import annotations

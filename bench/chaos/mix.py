@@ -126,6 +126,3 @@ def make_stories(events: int, store_id: int, *, seed: int, with_changes: bool, t
         planned += len(story.envelopes)
     return stories
 
-
-def plain_sale(store_id: int, tag: str, rng: random.Random) -> Story:
-    return make_story("paid", store_id, rng, tag)
