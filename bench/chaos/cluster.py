@@ -110,6 +110,17 @@ class Cluster(Stack):
         self.beat.wait_for_log(r"beat|Starting|Scheduler", timeout=60)
         return self.beat
 
+    def set_limits(self, **limits: float) -> None:
+        """The integration's ``limits`` (as its YAML's ``limits:`` block would set them), before any event."""
+        from sqlalchemy.orm import Session
+
+        from kapta_vendus.db.models import Integration
+
+        with Session(self.engine) as session, session.begin():
+            integration = session.get(Integration, self.integration_id)
+            integration.config = {**(integration.config or {}), "limits": {**(integration.config or {}).get(
+                "limits", {}), **limits}}
+
     def pids(self) -> dict[str, list[int]]:
         """Every process of the service with its children (pool processes, gunicorn workers)."""
         named = {"receiver": self.receiver, "beat": self.beat, "simulator": self.simulator, **self.workers}
