@@ -86,10 +86,11 @@ def latencies(engine: Engine, integration_id: str, accepted: dict[str, float] | 
     """Seconds from acceptance to the end of each done event (the document is issued and synced).
 
     Both ends come from the database's clock: ``received_at`` is written in the same
-    transaction as the 202, ``updated_at`` by the last step.
+    transaction as the 202, ``finished_at`` by the step that ends the event.
     """
     with Session(engine) as session:
-        rows = session.execute(select(Event.external_id, Event.received_at, Event.updated_at).where(
+        rows = session.execute(select(Event.external_id, Event.received_at,
+                                      func.coalesce(Event.finished_at, Event.updated_at)).where(
             Event.integration_id == integration_id, Event.source == "push", Event.status == "done"))
         return [(done - received).total_seconds() for external_id, received, done in rows
                 if accepted is None or external_id in accepted]

@@ -21,7 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import celeryconfig
@@ -59,7 +59,7 @@ def sample(cluster, began: float) -> dict:
 def windows(cluster, began: float, width: float) -> list[tuple[int, int, float, float]]:
     """(window start in minutes, events, p50, p95) of accepted → done, by the event's acceptance."""
     with Session(cluster.engine) as session:
-        rows = session.execute(select(Event.received_at, Event.updated_at).where(
+        rows = session.execute(select(Event.received_at, func.coalesce(Event.finished_at, Event.updated_at)).where(
             Event.integration_id == cluster.integration_id, Event.status == "done")).all()
     buckets: dict[int, list[float]] = {}
     for received, done in rows:
