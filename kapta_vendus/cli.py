@@ -12,7 +12,29 @@ from kapta_vendus.commands.common import console, load_settings
 from kapta_vendus.config import VARIABLES, get_settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OperatorGroup(click.Group):
+    """Turns the errors an operator can meet in any command into one clear line and exit code 1.
+
+    A Vendus error (a wrong key, Vendus down) or an unreadable stored secret is something to fix,
+    not a bug: no traceback, and nothing secret in the line (the client's messages never hold the key).
+    """
+
+    def invoke(self, ctx: click.Context):
+        from kapta_vendus.integrations.crypto import SecretUnreadable
+        from kapta_vendus.vendus import VendusAuthError, VendusError
+
+        try:
+            return super().invoke(ctx)
+        except VendusAuthError as exc:
+            raise click.ClickException(f"Vendus refused the integration's API key ({exc}); "
+                                       "set the right key with `integrations apply`") from None
+        except VendusError as exc:
+            raise click.ClickException(f"Vendus: {exc}") from None
+        except SecretUnreadable as exc:
+            raise click.ClickException(f"{exc}: check KAPTA_SECRET_KEYS") from None
+
+
+@click.group(cls=OperatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kapta-vendus")
 def main() -> None:
     """Turn POS and operational events into Portuguese fiscal documents in Vendus, exactly once."""

@@ -150,6 +150,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Seconds an unfinished event may sit untouched before the sweeper re-enqueues it; "
              "keep it above the task time limit."),
     Variable("KAPTA_LANGUAGE", "language", _language, "pt", "Language of notifications: pt or en."),
+    Variable("KAPTA_BEAT_KEY_PREFIX", "beat_key_prefix", str, "redbeat",
+             "Prefix of beat's schedule keys in Redis (RedBeat), so that a demo or a second deployment "
+             "sharing the Redis server keeps its own schedule."),
 )
 
 
@@ -173,6 +176,7 @@ class Settings:
     # Longer than the task time limit, so a step that is slow but alive is not re-enqueued under it.
     sweep_grace: int = 360
     language: str = "pt"
+    beat_key_prefix: str = "redbeat"
 
     def __post_init__(self) -> None:
         # Derived defaults are filled here so that Settings() and from_env() agree.
@@ -221,8 +225,9 @@ class Settings:
 
 
 # Variables read directly by their one user rather than settings: the benchmark-only no-op endpoint
-# (kapta_vendus.web.BENCH_NOOP). Known, so not reported as ignored.
-_KNOWN = {v.env for v in VARIABLES} | {"KAPTA_BENCH_NOOP"}
+# (kapta_vendus.web.BENCH_NOOP) and the API key of `integrations create` (its --vendus-api-key option,
+# the documented way to keep the key out of the shell history). Known, so not reported as ignored.
+_KNOWN = {v.env for v in VARIABLES} | {"KAPTA_BENCH_NOOP", "KAPTA_NEW_VENDUS_API_KEY"}
 _cached: Settings | None = None
 
 

@@ -34,7 +34,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from kapta_vendus.config import Settings
@@ -42,6 +41,7 @@ from kapta_vendus.events.errors import Rejection
 from kapta_vendus.events.validation import flatten_errors
 from kapta_vendus.integrations.config import SECTIONS, validate_config
 from kapta_vendus.integrations.crypto import SecretUnreadable, decrypt
+from kapta_vendus.integrations.yamlfile import read_yaml
 
 DEFAULT_OVERLAP = timedelta(hours=24)
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -143,12 +143,7 @@ class IntegrationSpec:
 
 
 def load_specs(path: str | Path, settings: Settings, environ: Mapping[str, str] | None = None) -> list[IntegrationSpec]:
-    try:
-        document = yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as exc:
-        raise Rejection([f"{path}: not valid YAML: {exc}"]) from None
-    except OSError as exc:
-        raise Rejection([f"{path}: cannot be read ({exc.strerror})"]) from None
+    document = read_yaml(path)
     return parse_specs(document, settings, os.environ if environ is None else environ)
 
 

@@ -111,9 +111,10 @@ def test_flower_points_at_the_celery_app():
     assert "flower" in argv
     module, _, attribute = argv[argv.index("-A") + 1].partition(":")
     assert isinstance(getattr(importlib.import_module(module), attribute), Celery)
-    # Flower has no authentication: loopback only, published through the proxy's basic auth.
+    # Loopback only, read-only, and never without its basic auth (FLOWER_BASIC_AUTH=user:password).
     assert "--address=127.0.0.1" in argv
     assert "--read_only=True" in argv
+    assert any(a.startswith("--basic_auth=${FLOWER_BASIC_AUTH:?") for a in argv)
 
 
 def test_web_serves_the_app_factory_with_the_gunicorn_config():
