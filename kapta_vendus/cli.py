@@ -138,7 +138,8 @@ def beat(ctx: click.Context) -> None:
 
 def _register_commands() -> None:
     # Capabilities own their commands; the root group only collects them.
-    from kapta_vendus.commands import integration_admin  # noqa: F401 - adds apply, rotate-secret, … to the group
+    # These add subcommands to their groups (integrations apply/health/…, events replay).
+    from kapta_vendus.commands import health, integration_admin, replay  # noqa: F401
     from kapta_vendus.commands.events import events
     from kapta_vendus.commands.integrations import integrations
     from kapta_vendus.commands.keys import keys

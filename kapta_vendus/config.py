@@ -96,6 +96,12 @@ def _key_list(raw: str) -> tuple[str, ...]:
     return keys
 
 
+def _log_format(raw: str) -> str:
+    if raw not in {"json", "human"}:
+        raise ValueError("must be 'json' or 'human'")
+    return raw
+
+
 def _language(raw: str) -> str:
     if raw not in {"pt", "en"}:
         raise ValueError("must be 'pt' or 'en'")
@@ -126,6 +132,8 @@ VARIABLES: tuple[Variable, ...] = (
              "encrypts, all decrypt (rotation). Empty: a key file generated in KAPTA_DATA_DIR.",
              secret=True),
     Variable("KAPTA_LOG_LEVEL", "log_level", _log_level, "INFO", "Log level of every process."),
+    Variable("KAPTA_LOG_FORMAT", "log_format", _log_format, "json",
+             "Log lines as JSON (one object per line, for a log collector) or human (for development)."),
     Variable("KAPTA_RECEIVER_MAX_BODY", "receiver_max_body", _positive_int, "262144",
              "Largest accepted event body in bytes; larger bodies get 413."),
     Variable("KAPTA_WEBHOOK_TOLERANCE", "webhook_tolerance", _positive_int, "300",
@@ -150,6 +158,8 @@ VARIABLES: tuple[Variable, ...] = (
              "Seconds an unfinished event may sit untouched before the sweeper re-enqueues it; "
              "keep it above the task time limit."),
     Variable("KAPTA_LANGUAGE", "language", _language, "pt", "Language of notifications: pt or en."),
+    Variable("KAPTA_EVENT_SLA", "event_sla", _positive_int, "3600",
+             "Seconds an event may stay unfinished before doctor and the console report its integration."),
     Variable("KAPTA_BEAT_KEY_PREFIX", "beat_key_prefix", str, "redbeat",
              "Prefix of beat's schedule keys in Redis (RedBeat), so that a demo or a second deployment "
              "sharing the Redis server keeps its own schedule."),
@@ -163,6 +173,7 @@ class Settings:
     broker_url: str = ""
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     log_level: str = "INFO"
+    log_format: str = "json"
     receiver_max_body: int = 262144
     webhook_tolerance: int = 300
     vendus_base_url: str = "https://www.vendus.pt/ws/v1.1"
@@ -176,6 +187,7 @@ class Settings:
     # Longer than the task time limit, so a step that is slow but alive is not re-enqueued under it.
     sweep_grace: int = 360
     language: str = "pt"
+    event_sla: int = 3600
     beat_key_prefix: str = "redbeat"
 
     def __post_init__(self) -> None:

@@ -29,10 +29,13 @@ class VendusCheckFailed(ValueError):
     """The key does not answer, or a store is not in its account. The message is one line, no secret."""
 
 
-def explain(exc: VendusError, base_url: str) -> str:
+OFFLINE_HINT = "; pass --offline to skip the check"
+
+
+def explain(exc: VendusError, base_url: str, hint: str = OFFLINE_HINT) -> str:
     if isinstance(exc, VendusAuthError):
-        return f"Vendus at {base_url} refused the API key (401): check the key, or pass --offline to skip the check"
-    return f"Vendus at {base_url} did not answer as expected ({exc}); pass --offline to skip the check"
+        return f"Vendus at {base_url} refused the API key (401): check the key{hint}"
+    return f"Vendus at {base_url} did not answer as expected ({exc}){hint}"
 
 
 def check_account(settings: Settings, base_url: str, api_key: str, stores: list[int], mode: str, *,
