@@ -68,9 +68,8 @@ def apply(file: str, dry_run: bool, offline: bool) -> None:
     """
     settings = load_settings()
     try:
-        specs = load_specs(file, settings)
+        specs = prepare_specs(settings, load_specs(file, settings), offline=offline)
         with database(settings).unit_of_work() as session:
-            specs = prepare_specs(session, settings, specs, offline=offline)
             result = apply_specs(session, settings, specs, dry_run=dry_run)
     except Rejection as exc:
         console.print(f"[red]{escape(file)} is not valid; nothing was applied:[/]")

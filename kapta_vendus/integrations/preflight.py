@@ -6,8 +6,9 @@ account's stores, and every declared store must be one of them. ``--offline`` sk
 deployment prepared before Vendus is reachable).
 
 A declared integration without a ``mapping`` gets the mapping the account proposes, as ``create``
-does (``discover.py``). Once stored, that mapping is kept on the next apply of the same file, so
-applying twice still changes nothing.
+does (``discover.py``), on every apply: the file then says "what Vendus proposes", and applying it
+twice changes nothing while the account stays the same. With ``--offline`` nothing is proposed,
+and a mapping left out of the file is removed like any other section.
 """
 
 from __future__ import annotations
@@ -15,11 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from kapta_vendus.config import Settings
-from kapta_vendus.db.models import Integration
 from kapta_vendus.integrations.discover import UnknownStore, discover_mapping
 from kapta_vendus.integrations.spec import IntegrationSpec
 from kapta_vendus.vendus import VendusAuthError, VendusClient, VendusError
@@ -58,23 +55,17 @@ def check_account(settings: Settings, base_url: str, api_key: str, stores: list[
     return None
 
 
-def prepare_specs(session: Session, settings: Settings, specs: list[IntegrationSpec], *,
-                  offline: bool) -> list[IntegrationSpec]:
+def prepare_specs(settings: Settings, specs: list[IntegrationSpec], *, offline: bool) -> list[IntegrationSpec]:
     """Each spec checked against Vendus (unless offline) and given a mapping when it declares none.
 
     Problems are collected for every integration of the file and raised together, each prefixed
     with the integration's name.
     """
-    stored = {row.name: row.config or {} for row in session.scalars(
-        select(Integration).where(Integration.name.in_([s.name for s in specs])))}
     problems: list[str] = []
     ready = []
     for spec in specs:
         config = dict(spec.config or {})
         wants_mapping = "mapping" not in config
-        if wants_mapping and stored.get(spec.name, {}).get("mapping") is not None:
-            config["mapping"] = stored[spec.name]["mapping"]  # discovered when it was created: keep it
-            wants_mapping = False
         if not offline:
             try:
                 proposal = check_account(settings, spec.base_url, spec.api_key, list(spec.stores), spec.mode,
