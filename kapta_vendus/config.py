@@ -96,6 +96,13 @@ def _key_list(raw: str) -> tuple[str, ...]:
     return keys
 
 
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in {"true", "false", "1", "0"}:
+        raise ValueError("must be true or false")
+    return value in {"true", "1"}
+
+
 def _log_format(raw: str) -> str:
     if raw not in {"json", "human"}:
         raise ValueError("must be 'json' or 'human'")
@@ -160,6 +167,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("KAPTA_LANGUAGE", "language", _language, "pt", "Language of notifications: pt or en."),
     Variable("KAPTA_EVENT_SLA", "event_sla", _positive_int, "3600",
              "Seconds an event may stay unfinished before doctor and the console report its integration."),
+    Variable("KAPTA_CONSOLE_SECURE_COOKIES", "console_secure_cookies", _boolean, "true",
+             "Send the web console's session cookie over HTTPS only. Set false only for plain-HTTP development."),
     Variable("KAPTA_BEAT_KEY_PREFIX", "beat_key_prefix", str, "redbeat",
              "Prefix of beat's schedule keys in Redis (RedBeat), so that a demo or a second deployment "
              "sharing the Redis server keeps its own schedule."),
@@ -188,6 +197,7 @@ class Settings:
     sweep_grace: int = 360
     language: str = "pt"
     event_sla: int = 3600
+    console_secure_cookies: bool = True
     beat_key_prefix: str = "redbeat"
 
     def __post_init__(self) -> None:

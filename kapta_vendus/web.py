@@ -1,4 +1,5 @@
-"""The WSGI application served by gunicorn: the receiver, the health probes and the admin API."""
+"""The WSGI application served by gunicorn: the receiver, the health probes, the admin API, the operators'
+console (``/console``) and the Prometheus metrics (``/metrics``)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(views.bp)
     api = init_admin(app)
+    from kapta_vendus.console import init_console
+
+    init_console(app, settings)
     if os.environ.get(BENCH_NOOP) == "1":
         app.add_url_rule("/_bench/v1/integrations/<integration_id>/events", "bench_noop", _bench_noop,
                          methods=["POST"])

@@ -34,6 +34,7 @@ EVERY_VARIABLE = {
     "KAPTA_LANGUAGE": ("en", "en"),
     "KAPTA_LOG_FORMAT": ("human", "human"),
     "KAPTA_EVENT_SLA": ("900", 900),
+    "KAPTA_CONSOLE_SECURE_COOKIES": ("false", False),
     "KAPTA_BEAT_KEY_PREFIX": ("kapta-staging", "kapta-staging"),
 }
 
