@@ -45,7 +45,7 @@ def redacted_payload(raw: str) -> str:
 
 @dataclass(frozen=True)
 class ChainLink:
-    source: str  # "sale T-1" or "FT 01P2024/3"
+    source: str  # "sale T-1", or a document number such as "FT 01P2024/3"
     relation: str
     document: Document
 
@@ -83,7 +83,7 @@ def sale_chain(session: Session, event: Event) -> list[ChainLink]:
     for e in onward:
         source, target = docs.get(int(e.from_key)), docs.get(int(e.to_key))
         if source is not None and target is not None:
-            chain.append(ChainLink(f"{source.type} {source.number}", e.relation, target))
+            chain.append(ChainLink(source.number, e.relation, target))
     return chain
 
 

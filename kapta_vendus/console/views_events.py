@@ -125,7 +125,7 @@ def dead():
 @bp.post("/dead/replay")
 @requires("operate")
 def replay_dead():
-    ids = [int(v) for v in request.form.getlist("event_id") if v.isdigit()]
+    ids = sorted({int(v) for v in request.form.getlist("event_id") if v.isdigit()})
     if not ids:
         flash("Select at least one event to replay.", "error")
         return redirect(url_for("console.dead"))
