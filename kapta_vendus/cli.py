@@ -118,10 +118,15 @@ def config_cmd(fmt: str) -> None:
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """A Celery worker on every queue; extra arguments go to Celery."""
+    from kapta_vendus.metrics import default_multiproc_dir, use_multiproc_dir
+
+    settings = load_settings()
+    # Before anything imports prometheus-client: the prefork children write their samples there,
+    # and the web process of this host reads them for /metrics (kapta_vendus/metrics.py).
+    use_multiproc_dir(default_multiproc_dir(settings.data_dir))
     import celeryconfig
     from kapta_vendus.tasks.app import app
 
-    settings = load_settings()
     argv = ["worker", "-Q", ",".join(celeryconfig.QUEUES), "--loglevel", settings.log_level, *ctx.args]
     app.worker_main(argv=argv)
 

@@ -100,8 +100,11 @@ def vendus_by_integration(session: Session, integration_ids: list[str] | None, n
         durations[iid][hour].append(duration or 0)
         if status == "failed" and summary == "error":
             errors[iid][hour] += 1
-    names = dict(session.execute(select(Integration.id, Integration.name).where(
-        Integration.id.in_(set(durations) | set(errors)))).tuples().all()) if durations or errors else {}
+    names: dict[str, str] = {}
+    if durations or errors:
+        for iid, name in session.execute(select(Integration.id, Integration.name).where(
+                Integration.id.in_(set(durations) | set(errors)))):
+            names[iid] = name
     return [VendusSeries(names.get(iid, iid), {h: sum(v) / len(v) for h, v in durations[iid].items()},
                          dict(errors[iid]), hours, start) for iid in sorted(names, key=lambda i: names[i])]
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from kapta_vendus import metrics
 from kapta_vendus.db.models import Event, utcnow
 from kapta_vendus.events.catalogue import dedup_key as envelope_dedup_key
 
@@ -67,6 +68,7 @@ def store_event(session: Session, integration_id: str, *, source: str, envelope:
             .returning(Event.id))
     new_id = session.execute(stmt).scalar()
     if new_id is not None:
+        metrics.event_accepted(integration_id, row["type"], source)
         return Stored(new_id, True)
     existing = session.scalar(select(Event.id).where(Event.integration_id == integration_id,
                                                      Event.dedup_key == row["dedup_key"]))

@@ -20,11 +20,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kapta_vendus import metrics
 from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Event, Integration, StepRun, utcnow
 from kapta_vendus.db.session import Database, on_commit
 from kapta_vendus.events.errors import Rejection
-from kapta_vendus.logs import redact
+from kapta_vendus.logs import bind, redact
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ def run_step(db: Database, settings: Settings, step: str, fn: StepFn, event_id: 
         event.status, event.current_step, event.retry_at = "in_flight", step, None
         event.attempts += 1
         integration_id = event.integration_id
+        bind(integration=integration_id, event_id=event_id)  # on every log line and Vendus metric of the step
         # Every step reads these facts (context.facts): take them from the rows loaded here rather
         # than reading the event and its integration again in a transaction of their own.
         from kapta_vendus.pipeline.context import snapshot
@@ -108,10 +110,14 @@ def run_step(db: Database, settings: Settings, step: str, fn: StepFn, event_id: 
 def _record(db: Database, ctx: StepContext, step: str, started, t0: float, *, status: str, summary: str,
             output: dict[str, Any] | None = None, error: str | None = None, finish: str | None = None) -> None:
     duration_ms = int((time.perf_counter() - t0) * 1000)
+    metrics.step_finished(ctx.integration_id, step, status, duration_ms)
     with db.unit_of_work() as session:
         session.add(StepRun(integration_id=ctx.integration_id, event_id=ctx.event_id, step=step,
                             attempt=ctx.attempt, status=status, summary=summary[:500], output=output,
                             error=error, started_at=started, duration_ms=duration_ms))
+        if step == "actions" and status == "ok":
+            metrics.documents_issued(ctx.integration_id, session.scalar(select(Event.received_at).where(
+                Event.id == ctx.event_id)), output, utcnow())
         if error is None and finish is None:
             return  # nothing to change on the event: no need to read it
         event = session.get(Event, ctx.event_id)
@@ -119,6 +125,7 @@ def _record(db: Database, ctx: StepContext, step: str, started, t0: float, *, st
             event.last_error = error
         if finish is not None and event.status not in FINISHED:
             event.status, event.finished_at = finish, utcnow()
+            metrics.event_finished(event.integration_id, event.type, finish)
             if finish == "rejected":
                 _announce(session, event)
 
@@ -137,6 +144,7 @@ def mark_dead(db: Database, event_id: int, error: BaseException) -> None:
         event = session.get(Event, event_id)
         if event is not None and event.status not in FINISHED:
             event.status, event.finished_at = "dead", utcnow()
+            metrics.event_finished(event.integration_id, event.type, "dead")
             event.last_error = _error_text(error)
             _announce(session, event)
 

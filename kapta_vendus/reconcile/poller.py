@@ -31,6 +31,7 @@ from kapta_vendus.db.models import Document, Issuance, SyncCursor, utcnow
 from kapta_vendus.db.session import Database, on_commit
 from kapta_vendus.events.catalogue import EventType
 from kapta_vendus.integrations.service import get_integration
+from kapta_vendus.logs import bind
 from kapta_vendus.pipeline.inbox import store_event
 from kapta_vendus.pipeline.mirror import fingerprint, link, upsert_document
 from kapta_vendus.pipeline.payloads import sale_id_from_reference
@@ -85,6 +86,7 @@ def poll_store(db: Database, settings: Settings, integration_id: str, store_id: 
                policy: ReconcilePolicy = DEFAULT_POLICY, client: VendusClient | None = None,
                now: datetime | None = None) -> PollResult:
     """Poll one store now. Returns skipped=True (and does nothing) if a poll of it is running."""
+    bind(integration=integration_id, store=store_id)  # on every log line and Vendus metric of the poll
     with db.unit_of_work() as session:
         tenant = tenant_from(get_integration(session, integration_id))
         if store_id not in tenant.store_ids:

@@ -134,3 +134,31 @@ def test_charts_are_inline_svg(world, browser):
     login(browser, world.token("admin"))
     html = browser.get("/console/charts").get_data(as_text=True)
     assert html.count("<svg") == 2 and 'class="s-done"' in html and "shop-a" in html
+
+
+def test_metrics_count_the_pipeline_and_report_state(world, browser):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    world.process(world.a, sale_envelope(world.a.store_id))
+    dead = world.accept(world.b, sale_envelope(world.b.store_id))
+    world.run_chain(dead, fail_at="actions")
+
+    response = browser.get("/metrics")
+
+    assert response.status_code == 200
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(response.get_data(as_text=True))
+               for s in family.samples}
+    a, b = world.a.id, world.b.id
+    assert samples[("kapta_state_up", ())] == 1
+    assert samples[("kapta_dead_events", (("integration", b),))] == 1
+    assert samples[("kapta_dead_events", (("integration", a),))] == 0
+    assert samples[("kapta_integration_info", (("integration", a), ("name", "shop-a"), ("status", "active")))] == 1
+    assert samples[("kapta_events_finished_total", (("integration", a), ("status", "done"),
+                                                    ("type", "sale.completed")))] >= 1
+    assert samples[("kapta_events_finished_total", (("integration", b), ("status", "dead"),
+                                                    ("type", "sale.completed")))] >= 1
+    posts = [v for (name, labels), v in samples.items() if name == "kapta_vendus_request_duration_seconds_count"
+             and dict(labels).get("integration") == a and dict(labels).get("method") == "POST"]
+    assert posts and sum(posts) >= 1  # the document's POST, labelled with the integration that made it
+    assert ("kapta_poll_never_succeeded", (("integration", a), ("store", str(world.a.store_id)))) in samples
