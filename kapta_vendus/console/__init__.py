@@ -8,7 +8,7 @@ Security: the session is a signed cookie (HttpOnly, SameSite=Strict, Secure unle
 KAPTA_CONSOLE_SECURE_COOKIES=false) holding only the token's id, checked again on every request, so
 revoking a token ends its console sessions. Every form carries a CSRF token (Flask-WTF), and every
 page is sent with a strict Content-Security-Policy (no inline script or style), X-Frame-Options DENY,
-no caching and no referrer.
+no caching and no referrer to other sites.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: over HTTPS Flask-WTF checks that a form comes from this site (Referer).
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
