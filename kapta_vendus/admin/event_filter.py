@@ -65,8 +65,10 @@ def filtered(f: EventFilter) -> Select:
     if f.received_to:
         query = query.where(Event.received_at < f.received_to)
     if f.sale_id:
+        # Sales, payments and refunds carry the sale as their business key; a polled document names it
+        # as its external reference, inside the raw body (a quoted JSON string: no partial match).
         query = query.where(or_(Event.business_key == f"sale:{f.sale_id}", Event.external_id == f.sale_id,
-                                Event.raw.contains(f'"{f.sale_id}"')))
+                                Event.raw.contains(f'"{f.sale_id}"', autoescape=True)))
     return query.order_by(Event.id.desc())
 
 

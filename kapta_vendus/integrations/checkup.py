@@ -30,7 +30,8 @@ class AccountView:
 
 def read_account(settings: Settings, integration: Integration) -> AccountView:
     """Raises VendusError or SecretUnreadable."""
-    timeout = (settings.vendus_connect_timeout, settings.vendus_timeout)
+    # A health check waits less than a billing call: a silent Vendus must not stall doctor for minutes.
+    timeout = (settings.vendus_connect_timeout, min(settings.vendus_timeout, 10.0))
     with VendusClient(integration.vendus_base_url, api_key(settings, integration), timeout=timeout) as client:
         return AccountView({int(s["id"]) for s in client.list_stores()},
                            {int(r["id"]) for r in client.list_registers()},
