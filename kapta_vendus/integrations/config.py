@@ -158,7 +158,7 @@ def _notification_problems(notifications: Any) -> list[str]:
         if not isinstance(channel, dict):
             problems.append(f"{field}: must be a mapping with url, events and on")
             continue
-        problems.extend(f"{field}.{key}: unknown key (expected url or url_env, events, on)"
+        problems.extend(f"{field}.{key}: unknown key (expected url, url_env or url_encrypted, events, on)"
                         for key in channel if key not in CHANNEL_KEYS)
         if not channel.get("url") and not channel.get("url_encrypted"):
             problems.append(f"{field}.url: required")

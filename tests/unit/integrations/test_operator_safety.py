@@ -53,8 +53,8 @@ def test_a_notifications_block_with_unknown_keys_is_refused(settings):
 
 def test_channel_keys_and_values_are_checked(settings):
     reasons = _refusals(settings, "      channels: [{url: 'json://x', when: [dead], on: [failed], events: [sale]}]")
-    assert "integrations[0] (lisboa).notifications.channels[0].when: unknown key (expected url or url_env, " \
-           "events, on)" in reasons
+    assert "integrations[0] (lisboa).notifications.channels[0].when: unknown key (expected url, url_env or " \
+           "url_encrypted, events, on)" in reasons
     assert "integrations[0] (lisboa).notifications.channels[0].on: unknown value 'failed' (expected dead, done, " \
            "rejected)" in reasons
     assert any(r.startswith("integrations[0] (lisboa).notifications.channels[0].events: unknown value 'sale'")
@@ -94,3 +94,12 @@ def test_alerts_go_to_the_decrypted_urls(settings, monkeypatch):
         assert alert_channels(stored, "drift") == ["json://alerts"]
     finally:
         set_settings(None)
+
+
+def test_a_channel_url_may_be_given_encrypted(settings):
+    from kapta_vendus.integrations.crypto import encrypt
+
+    token = encrypt(settings, "mailto://ops:pw@example.com")
+    (spec,) = parse_specs(parse_yaml(_file(f"      channels: [{{url_encrypted: '{token}', on: [dead]}}]")),
+                          settings, ENV)
+    assert spec.config["notifications"]["channels"] == [{"url": "mailto://ops:pw@example.com", "on": ["dead"]}]
