@@ -162,3 +162,20 @@ def test_metrics_count_the_pipeline_and_report_state(world, browser):
              and dict(labels).get("integration") == a and dict(labels).get("method") == "POST"]
     assert posts and sum(posts) >= 1  # the document's POST, labelled with the integration that made it
     assert ("kapta_poll_never_succeeded", (("integration", a), ("store", str(world.a.store_id)))) in samples
+
+
+def test_revoking_the_token_ends_its_console_sessions(world, browser):
+    from sqlalchemy import select
+
+    from kapta_vendus.db.models import ApiToken
+    from kapta_vendus.integrations.tokens import hash_token, revoke_token
+
+    token = world.token("admin")
+    login(browser, token)
+    assert browser.get("/console/").status_code == 200
+    with world.db.unit_of_work() as session:
+        revoke_token(session, session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(token))))
+
+    after = browser.get("/console/")
+
+    assert after.status_code == 302 and "/console/login" in after.headers["Location"]
