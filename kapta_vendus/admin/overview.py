@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kapta_vendus.config import Settings
-from kapta_vendus.db.models import Alert, Event, Integration, ReconciliationRun, StepRun, utcnow
+from kapta_vendus.db.models import Alert, Event, Integration, Link, ReconciliationRun, StepRun, utcnow
 
 UNFINISHED = ("received", "in_flight")
 RECENT_ERRORS = timedelta(minutes=15)  # step errors this recent make Vendus "degraded"
-DEADLINE_WINDOW = timedelta(days=7)  # deadline alerts this recent count as sales near their deadline
+DEADLINE_WINDOW = timedelta(days=14)  # deadline alerts this recent, for sales still without a document
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,20 @@ def _drift_open(session: Session, integration_id: str) -> int:
     return sum(int(counts.get(kind, 0)) for kind in KINDS)
 
 
+def _sales_near_deadline(session: Session, integration_id: str, now: datetime) -> int:
+    """Sales the deadline watchdog raised recently that still have no fiscal document linked."""
+    details = session.scalars(select(Alert.details).where(
+        Alert.integration_id == integration_id, Alert.kind == "deadline",
+        Alert.created_at >= now - DEADLINE_WINDOW)).all()
+    sale_ids = {str(d.get("sale_id")) for d in details if isinstance(d, dict) and d.get("sale_id")}
+    if not sale_ids:
+        return 0
+    invoiced = set(session.scalars(select(Link.from_key).where(
+        Link.integration_id == integration_id, Link.from_kind == "sale", Link.from_key.in_(sale_ids),
+        Link.to_kind == "document")))
+    return len(sale_ids - invoiced)
+
+
 def integration_health(session: Session, settings: Settings, integration: Integration, *,
                        now: datetime | None = None, breaker_open: bool = False) -> IntegrationHealth:
     now = now or utcnow()
@@ -95,8 +109,7 @@ def integration_health(session: Session, settings: Settings, integration: Integr
     errors = session.scalar(select(func.count()).select_from(StepRun).where(
         StepRun.integration_id == iid, StepRun.status == "failed", StepRun.summary == "error",
         StepRun.started_at >= now - RECENT_ERRORS)) or 0
-    deadline = session.scalar(select(func.count()).select_from(Alert).where(
-        Alert.integration_id == iid, Alert.kind == "deadline", Alert.created_at >= now - DEADLINE_WINDOW)) or 0
+    deadline = _sales_near_deadline(session, iid, now)
     state = "down" if breaker_open else ("degraded" if errors else "ok")
     health = IntegrationHealth(
         id=iid, name=integration.name, status=integration.status,

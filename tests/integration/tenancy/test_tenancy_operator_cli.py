@@ -198,3 +198,18 @@ def test_doctor_checks_each_active_integration(world, tmp_path):
     line = next(line for line in result.output.splitlines() if "integration shop-b" in line)
     assert "payment method cash → 987654 does not exist in Vendus" in line
     assert any("integration shop-a" in line and "never polled" in line for line in result.output.splitlines())
+
+
+def test_health_counts_sales_near_their_deadline_until_they_are_invoiced(world):
+    from kapta_vendus.db.models import Alert, Link
+
+    with world.db.unit_of_work() as session:
+        for sale in ("LATE-1", "LATE-2"):
+            session.add(Alert(integration_id=world.a.id, kind="deadline", key=f"sale:{world.a.store_id}:{sale}",
+                              details={"sale_id": sale, "store_id": world.a.store_id}))
+        session.add(Link(integration_id=world.a.id, from_kind="sale", from_key="LATE-2", relation="invoiced_by",
+                         to_kind="document", to_key="1"))
+
+    (row,) = json.loads(world.cli("integrations", "health", "shop-a", "--json").output)
+
+    assert row["deadline_sales"] == 1 and "1 sale(s) near their legal deadline" in row["problems"]
