@@ -148,6 +148,7 @@ def _register_commands() -> None:
     from kapta_vendus.commands.events import events
     from kapta_vendus.commands.integrations import integrations
     from kapta_vendus.commands.keys import keys
+    from kapta_vendus.commands.metrics import metrics_server
     from kapta_vendus.commands.openapi import openapi
     from kapta_vendus.commands.reconcile import import_, reconcile
     from kapta_vendus.commands.rules import rules
@@ -156,7 +157,8 @@ def _register_commands() -> None:
     from kapta_vendus.demo.command import demo
     from kapta_vendus.simulator.cli import simulator
 
-    for command in (demo, events, import_, integrations, keys, openapi, reconcile, rules, serve, simulator, tokens):
+    for command in (demo, events, import_, integrations, keys, metrics_server, openapi, reconcile, rules, serve,
+                    simulator, tokens):
         main.add_command(command)
 
 
