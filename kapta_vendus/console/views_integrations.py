@@ -52,7 +52,8 @@ def integration(integration_id: str):
     with db().unit_of_work() as session:
         row = _integration_or_404(session, integration_id)
         detail = describe(session, row, settings())
-        sample = json.dumps({**SAMPLE, "store_id": row.store_ids[0] if row.store_ids else 1}, indent=2)
+        sample = json.dumps({**SAMPLE, "store_id": row.store_ids[0] if row.store_ids else 1}, indent=2,
+                            ensure_ascii=False)
         report, problem = None, None
         if request.method == "POST":
             sample = request.form.get("event", "")

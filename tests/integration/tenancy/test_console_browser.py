@@ -84,6 +84,8 @@ def test_log_in_filter_open_an_event_and_replay_a_dead_one(world, console_url, p
     log_in(page, console_url, world.token("operate", tenant=world.a))
 
     assert page.locator("tr.problem[data-integration='shop-a']").count() == 1  # a dead event is a problem
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
     page.click("nav >> text=Events")
     page.select_option("select[name=status]", "dead")
     page.click("form.filters button")
@@ -101,6 +103,14 @@ def test_log_in_filter_open_an_event_and_replay_a_dead_one(world, console_url, p
     assert "replayed from actions" in page.inner_text("p.flash")
     assert page.locator("td.number").count() >= 1  # the document it produced, with its number
     assert world.event(dead).status == "done"
+
+    page.click("nav >> text=Charts")
+    assert page.locator("svg.chart").count() == 2
+    page.screenshot(path=str(SHOTS / "charts.png"), full_page=True)
+    page.click("nav >> text=Integrations")
+    page.click("#dry-run")
+    assert "issue_document" in page.inner_text("#dry-run-result")
+    page.screenshot(path=str(SHOTS / "integration-dry-run.png"), full_page=True)
 
 
 def test_a_read_token_cannot_replay(world, console_url, page):
