@@ -130,8 +130,8 @@ def problems_of(health: IntegrationHealth, settings: Settings) -> list[str]:
         problems.append(f"Vendus {health.vendus_state}" + (" (breaker open)" if health.breaker_open else
                                                           f" ({health.recent_errors} step error(s) in 15 min)"))
     if health.oldest_unfinished_seconds is not None and health.oldest_unfinished_seconds > settings.event_sla:
-        waited = _age(health.oldest_unfinished_seconds)
-        problems.append(f"an event has waited {waited} (SLA {_age(settings.event_sla)})")
+        waited = age_text(health.oldest_unfinished_seconds)
+        problems.append(f"an event has waited {waited} (SLA {age_text(settings.event_sla)})")
     if health.dead:
         problems.append(f"{health.dead} dead event(s)")
     stale = settings.reconcile_interval * 3
@@ -139,7 +139,7 @@ def problems_of(health: IntegrationHealth, settings: Settings) -> list[str]:
         if poll.lag_seconds is None:
             problems.append(f"store {poll.store_id} never polled successfully")
         elif poll.lag_seconds > stale:
-            problems.append(f"store {poll.store_id} last polled {_age(poll.lag_seconds)} ago")
+            problems.append(f"store {poll.store_id} last polled {age_text(poll.lag_seconds)} ago")
     if health.drift_open:
         problems.append(f"{health.drift_open} drift finding(s)")
     if health.deadline_sales:
@@ -147,7 +147,7 @@ def problems_of(health: IntegrationHealth, settings: Settings) -> list[str]:
     return problems
 
 
-def _age(seconds: float) -> str:
+def age_text(seconds: float) -> str:
     seconds = int(seconds)
     if seconds < 120:
         return f"{seconds}s"

@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from kapta_vendus.admin.overview import IntegrationHealth, _age, overview
+from kapta_vendus.admin.overview import IntegrationHealth, age_text, overview
 from kapta_vendus.commands.common import console, database, load_settings
 from kapta_vendus.commands.integrations import integrations
 from kapta_vendus.integrations.service import IntegrationNotFound, find_integration
@@ -22,7 +22,7 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 def _polls(health: IntegrationHealth) -> str:
-    return ", ".join(f"{p.store_id}: {_age(p.lag_seconds) + ' ago' if p.lag_seconds is not None else 'never'}"
+    return ", ".join(f"{p.store_id}: {age_text(p.lag_seconds) + ' ago' if p.lag_seconds is not None else 'never'}"
                      for p in health.polls)
 
 
@@ -48,7 +48,7 @@ def health(integration: str | None, as_json: bool) -> None:
         for r in rows:
             style = "red" if r.problems else "green"
             table.add_row(f"[{style}]{escape(r.name)}[/]", r.status, _counts(r.last_hour), _counts(r.last_day),
-                          _age(r.oldest_unfinished_seconds) if r.oldest_unfinished_seconds is not None else "-",
+                          age_text(r.oldest_unfinished_seconds) if r.oldest_unfinished_seconds is not None else "-",
                           str(r.dead), f"[{STATE_STYLE[r.vendus_state]}]{r.vendus_state}[/]", _polls(r),
                           str(r.drift_open), str(r.deadline_sales), escape("; ".join(r.problems)) or "ok")
         console.print(table)

@@ -90,6 +90,6 @@ def sale_chain(session: Session, event: Event) -> list[ChainLink]:
 def age(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    from kapta_vendus.admin.overview import _age
+    from kapta_vendus.admin.overview import age_text
 
-    return _age(seconds)
+    return age_text(seconds)
