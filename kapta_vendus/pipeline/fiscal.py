@@ -20,6 +20,8 @@ from stdnum.pt import nif as pt_nif
 
 from kapta_vendus.events.catalogue import document_status_code
 from kapta_vendus.events.exemptions import INTRA_EU_EXEMPTION, exemption_problem
+from kapta_vendus.pipeline import civa
+from kapta_vendus.pipeline.account_exemptions import REVERSE_CHARGE_CODES, AccountExemption
 from kapta_vendus.pipeline.errors import FiscalRejection
 from kapta_vendus.pipeline.model import FINAL_CONSUMER_NIF, Customer, Refund, Sale, compact_fiscal_id
 
@@ -27,8 +29,6 @@ SALE_DOCUMENT_TYPES = ("FT", "FR", "FS")
 CREDITABLE_TYPES = ("FT", "FR", "FS")
 PAID_AT_ISSUE = ("FR", "FS")  # Vendus refuses them without payments; the law says paid at issue
 TAX_CODES = ("NOR", "INT", "RED", "ISE")
-# POS totals and Vendus' own rounding may differ by a cent per document (pt-invoicing-rules §5).
-PAYMENT_TOLERANCE = Decimal("0.01")
 
 # NIF prefixes in use (pt-invoicing-rules §1). "8" is an obsolete range: warned about, not refused.
 _NIF_PREFIXES_1 = frozenset("12356")
@@ -40,7 +40,11 @@ _EU_COUNTRIES = frozenset({cc.upper() for cc in eu_vat.MEMBER_STATES if cc != "x
 
 @dataclass(frozen=True)
 class ClientDecision:
-    """Who the document is addressed to. ``omit``: anonymous final consumer, no client sent."""
+    """Who the document is addressed to. ``omit``: anonymous final consumer, no client sent.
+
+    A customer without a NIF who gave a name, an address or an email is not anonymous: the client
+    is sent with those fields and no ``fiscal_id`` (pt-invoicing-rules §3, events.md).
+    """
 
     omit: bool
     customer: Customer | None = None
@@ -49,12 +53,22 @@ class ClientDecision:
     eu_vat: bool = False  # a valid EU VAT number of another member state (intra-EU B2B)
     warnings: tuple[str, ...] = ()
 
+    @property
+    def taxable(self) -> bool:
+        return civa.is_taxable_buyer(self.fiscal_id, self.country, self.eu_vat)
+
+    @property
+    def identified(self) -> bool:
+        """Name and address are on the document (CIVA 36, invoices of 1,000 EUR or more)."""
+        return self.customer is not None and self.customer.is_named_with_address
+
 
 @dataclass(frozen=True)
 class FiscalClearance:
     document_type: str
     client: ClientDecision
     warnings: tuple[str, ...] = ()
+    settlement: civa.PaymentSettlement | None = None  # FR/FS: how the payments are sent
 
 
 @dataclass(frozen=True)
@@ -93,8 +107,11 @@ def check_pt_nif(value: str) -> tuple[str, tuple[str, ...]]:
 def resolve_client(customer: Customer | None) -> ClientDecision:
     """Decide whether and how the customer is sent; raise FiscalRejection for a bad fiscal id."""
     if customer is None or customer.is_final_consumer:
-        # No NIF, or 999999990: the anonymous consumer. Vendus must never receive 999999990.
-        return ClientDecision(omit=True, customer=customer)
+        # No NIF, or 999999990: a consumer. Vendus must never receive 999999990; a consumer who
+        # gave a name, address or email still gets them on the document.
+        country = (customer.country or "PT").upper() if customer else "PT"
+        named = customer is not None and bool(customer.identification)
+        return ClientDecision(omit=not named, customer=customer, country=country)
     country = (customer.country or "PT").upper()
     raw = customer.fiscal_id or ""
     if country == "PT":
@@ -129,9 +146,22 @@ def _foreign_client(customer: Customer, compact: str, country: str) -> ClientDec
     return ClientDecision(**decision, warnings=warnings)
 
 
-def check_sale(sale: Sale, *, document_type: str, fs_limit: Decimal) -> FiscalClearance:
-    """Every check for issuing ``document_type`` for ``sale``; raise FiscalRejection with all reasons."""
+def check_sale(
+    sale: Sale,
+    *,
+    document_type: str,
+    fs_limit: Decimal | None = None,
+    kinds: tuple[str, ...] | None = None,
+    exemptions: Mapping[str, AccountExemption] | None = None,
+    buyer_identification: str = "reject",
+) -> FiscalClearance:
+    """Every check for issuing ``document_type`` for ``sale``; raise FiscalRejection with all reasons.
+
+    ``fs_limit`` is the integration's cap (the legal limit comes from ``kinds`` and the buyer),
+    ``kinds`` the line kinds (goods when not given), ``exemptions`` the account's accepted codes.
+    """
     reasons: list[str] = []
+    warnings: list[str] = []
     if document_type not in SALE_DOCUMENT_TYPES:
         reasons.append(f"document_type: a sale is issued as FT, FR or FS, not {document_type}")
     try:
@@ -139,41 +169,70 @@ def check_sale(sale: Sale, *, document_type: str, fs_limit: Decimal) -> FiscalCl
     except FiscalRejection as exc:
         reasons.extend(exc.reasons)
         client = ClientDecision(omit=True)
+    warnings.extend(client.warnings)
     if not sale.lines:
         reasons.append("lines: a document needs at least one line")
     for index, line in enumerate(sale.lines):
-        where = f"lines[{index}] ({line.title})"
-        if line.tax not in TAX_CODES:
-            reasons.append(f"{where}: tax must be one of {', '.join(TAX_CODES)} (got {line.tax})")
-        if line.tax == "ISE":
-            if not line.exemption:
-                reasons.append(f"{where}: a 0% (ISE) line needs an exemption code (M-code)")
-            elif problem := exemption_problem(line.exemption):
-                reasons.append(f"{where}: {problem}")
-            elif line.exemption == INTRA_EU_EXEMPTION and not client.eu_vat:
-                reasons.append(f"{where}: M16 (intra-EU supply) needs a customer with a valid EU VAT number")
-        elif line.exemption:
-            reasons.append(f"{where}: an exemption code is only allowed on ISE lines")
-        if line.qty <= 0 or line.unit_price <= 0 or line.total <= 0:
-            reasons.append(
-                f"{where}: zero or negative lines are not allowed; use discount_percentage for discounts"
-            )
-        if not Decimal(0) <= line.discount_percentage <= Decimal(100):
-            reasons.append(f"{where}: discount_percentage must be between 0 and 100")
+        reasons.extend(_line_reasons(f"lines[{index}] ({line.title})", line, client, exemptions))
+    settlement = None
     reasons.extend(_payment_reasons(sale, document_type))
+    if document_type in PAID_AT_ISSUE and sale.payment_status == "paid":
+        settlement = civa.settle(sale.total, sale.paid_amount, len(sale.lines))
     total = sale.total
-    if document_type == "FS" and total > fs_limit:
-        reasons.append(f"FS total {total} € is over the FS limit of {fs_limit} €: issue an FR or FT instead")
+    kinds = kinds if kinds is not None else tuple("goods" for _ in sale.lines)
+    if document_type == "FS":
+        limit = civa.legal_fs_limit(kinds, client.taxable, fs_limit)
+        if total > limit:
+            reasons.append(civa.fs_limit_reason(total, limit, kinds, client.taxable))
+    if total >= civa.IDENTIFIED_CONSUMER_THRESHOLD and not client.taxable and not client.identified:
+        problem = (f"customer: an invoice of {total} € to a non-taxable buyer must carry the buyer's name "
+                   "and address (CIVA 36)")
+        if buyer_identification == "warn":
+            warnings.append(f"{problem}; issued without them as this integration allows")
+        else:
+            reasons.append(f"{problem}; send customer.name and customer.address")
     if reasons:
         raise FiscalRejection(reasons)
-    return FiscalClearance(document_type=document_type, client=client, warnings=client.warnings)
+    return FiscalClearance(document_type=document_type, client=client, warnings=tuple(warnings),
+                           settlement=settlement)
+
+
+def _line_reasons(where: str, line: Any, client: ClientDecision,
+                  exemptions: Mapping[str, AccountExemption] | None) -> list[str]:
+    reasons: list[str] = []
+    if line.tax not in TAX_CODES:
+        reasons.append(f"{where}: tax must be one of {', '.join(TAX_CODES)} (got {line.tax})")
+    if line.tax == "ISE":
+        code = line.exemption
+        if not code:
+            reasons.append(f"{where}: a 0% (ISE) line needs an exemption code (M-code)")
+        elif problem := exemption_problem(code):
+            reasons.append(f"{where}: {problem}")
+        elif exemptions is not None and code not in exemptions:
+            reasons.append(f"{where}: exemption {code} is not accepted by this Vendus account "
+                           f"(its taxes/exemptions list: {', '.join(sorted(exemptions)) or 'empty'})")
+        elif code == INTRA_EU_EXEMPTION and not client.eu_vat:
+            reasons.append(f"{where}: M16 (intra-EU supply) needs a customer with a valid EU VAT number "
+                           "of another member state")
+        elif code in REVERSE_CHARGE_CODES and not (client.fiscal_id and client.country == "PT"
+                                                   and client.taxable):
+            reasons.append(f"{where}: {code} (reverse charge) needs a taxable Portuguese buyer with a valid NIF")
+    elif line.exemption:
+        reasons.append(f"{where}: an exemption code is only allowed on ISE lines")
+    if line.qty <= 0 or line.unit_price <= 0 or line.total <= 0:
+        reasons.append(f"{where}: zero or negative lines are not allowed; use discount_percentage for discounts")
+    if not Decimal(0) <= line.discount_percentage <= Decimal(100):
+        reasons.append(f"{where}: discount_percentage must be between 0 and 100")
+    return reasons
 
 
 def _payment_reasons(sale: Sale, document_type: str) -> list[str]:
     total, paid, status = sale.total, sale.paid_amount, sale.payment_status
     reasons: list[str] = []
-    if status == "paid" and abs(paid - total) > PAYMENT_TOLERANCE:
-        reasons.append(f"payments: the sale is marked paid but paid payments add up to {paid} € of {total} €")
+    if status == "paid" and civa.settle(total, paid, len(sale.lines)) is None:
+        tolerance = civa.rounding_tolerance(len(sale.lines))
+        reasons.append(f"payments: the sale is marked paid with {paid} €, but its lines total {total} € as "
+                       f"Vendus computes them (per line); more than {tolerance} € apart")
     elif status == "partial" and not Decimal(0) < paid < total:
         reasons.append(
             f"payments: the sale is marked partial but paid payments add up to {paid} € of {total} €"
