@@ -160,6 +160,12 @@ def test_cli_serves_a_ready_account(tmp_path):
         line = process.stdout.readline()
         assert "listening on http://127.0.0.1:" in line
         base = line.split()[-1]
+        # then the account's key, its stores (id, title, postal code) and registers, for --store <id>
+        banner = [process.stdout.readline() for _ in range(10)]
+        assert "API key cli-key" in banner[1]
+        assert banner[3].split() == ["2001", "Loja", "Baixa", "1100-053"]
+        assert banner[5].split()[-1] == "9500-150" and banner[6].split()[:3] == ["register", "id", "store"]
+        assert banner[7].split() == ["3001", "2001", "Caixa", "API", "normal"]
         deadline = time.monotonic() + 10
         while True:
             try:
