@@ -39,14 +39,16 @@ def test_price_comes_from_the_original_line(api):
 
 
 def test_credits_never_exceed_the_row_and_the_last_one_takes_the_remainder(api):
-    invoice = api.invoice({"title": "Três", "gross_price": "3.33", "qty": 3, "discount_percentage": "10"})
+    invoice = api.invoice(
+        {"reference": "TRES", "title": "Três", "gross_price": "3.33", "qty": 3, "discount_percentage": "10"}
+    )
     # 3 x 3.33 x 0.9 = 8.991 -> 8.99
     amounts = [api.create(type="NC", notes="x", items=[ref(invoice, 1)])["amount_gross"] for _ in range(3)]
     assert amounts == ["3.00", "3.00", "2.99"]
     assert api.doc(invoice["id"])["items"][0]["qty_nc"] == "0.000"
     assert api.refused(type="NC", notes="x", items=[ref(invoice, 1)]) == "P001"
     # 3 x 0.0333 = 0.10: thirds round down to 0.03, so the last credit must take 0.04
-    small = api.invoice({"title": "Rebuçado", "gross_price": "0.0333", "qty": 3})
+    small = api.invoice({"reference": "REBUCADO", "title": "Rebuçado", "gross_price": "0.0333", "qty": 3})
     amounts = [api.create(type="NC", notes="x", items=[ref(small, 1)])["amount_gross"] for _ in range(3)]
     assert amounts == ["0.03", "0.03", "0.04"]
 
