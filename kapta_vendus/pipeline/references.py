@@ -72,3 +72,10 @@ def sale_key_of_document(external_reference: str, store_id: int | None) -> str:
     """The sale a Vendus document belongs to, from its external reference (and its own store)."""
     ref = parse_reference(external_reference)
     return sale_key(ref.store_id if ref.store_id is not None else store_id, ref.sale_id)
+
+
+def sale_id_of_business_key(business_key: str | None) -> str:
+    """The sale id of an event's business key ``sale:<store>:<sale_id>`` (older rows: ``sale:<id>``)."""
+    key = (business_key or "").partition(":")[2]
+    store, _, sale_id = key.partition(":")
+    return sale_id if store.isdigit() and sale_id else key

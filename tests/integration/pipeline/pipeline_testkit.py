@@ -24,6 +24,7 @@ from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Document, Event, Issuance, Link, StepRun
 from kapta_vendus.db.session import Database
 from kapta_vendus.pipeline import runner, steps
+from kapta_vendus.pipeline.references import sale_key, sale_reference
 from kapta_vendus.receiver.sender import signed_headers
 from kapta_vendus.simulator.testing import RunningSimulator
 from kapta_vendus.tasks import dispatch
@@ -37,7 +38,7 @@ MADEIRA_ACCOUNT = {
     "company": "Ilhas Exemplo, Lda",
     "fiscal_id": "100000002",
     "region": "madeira",
-    "stores": [{"title": "Loja Funchal", "region": "madeira",
+    "stores": [{"title": "Loja Funchal", "region": "madeira", "postalcode": "9000-018",
                 "registers": [{"title": "Caixa Funchal", "mode": "normal", "series": "01", "type": "api"}]}],
 }
 NIF_COMPANY = "501964843"  # a valid PT NIF (the default simulator account's own)
@@ -275,6 +276,18 @@ class Pipeline:
     def event_count(self) -> int:
         with self.db.unit_of_work() as session:
             return session.scalar(select(func.count(Event.id)))
+
+    def sale_key(self, sale_id: str, store_id: int | None = None) -> str:
+        """The ``from_key`` of a sale's links: sale ids are unique per store only."""
+        return sale_key(self.tenant.store_id if store_id is None else store_id, sale_id)
+
+    def sale_links(self, sale_id: str, store_id: int | None = None) -> list[tuple[str, str]]:
+        return self.links("sale", self.sale_key(sale_id, store_id))
+
+    def sale_ref(self, sale_id: str, *, store_id: int | None = None, tenant: Tenant | None = None) -> str:
+        """The external reference of a sale's invoice: integration tag, store and sale id."""
+        tenant = tenant or self.tenant
+        return sale_reference(tenant.id, tenant.store_id if store_id is None else store_id, sale_id)
 
     # -- out: the simulator --------------------------------------------------------------------------
     def documents(self, api_key: str | None = None, *, type: str | None = None) -> list[dict]:
