@@ -16,6 +16,7 @@ from kapta_vendus.db.models import Link
 from kapta_vendus.events.errors import Rejection
 from kapta_vendus.pipeline import context as c
 from kapta_vendus.pipeline.account_exemptions import CACHE as EXEMPTIONS
+from kapta_vendus.pipeline.fiscal_alerts import alert_fiscal_warning
 from kapta_vendus.pipeline.issuance import Expected, Issued, issue_once, previous_issuance
 from kapta_vendus.pipeline.mirror import link, linked_documents, upsert_document
 from kapta_vendus.pipeline.payloads import (
@@ -109,6 +110,8 @@ def issue_document(ctx: StepContext, params: dict[str, Any]) -> dict[str, Any]:
     details: dict[str, Any] = {}
     if built.warnings:
         details["warnings"] = list(built.warnings)
+        alert_fiscal_warning(ctx.db, ctx.integration_id, c.facts(ctx).config, number=issued.number,
+                             key=f"sale:{sale.store_id}:{sale.sale_id}", warnings=built.warnings)
     if built.rounding:
         details["rounding"] = built.rounding
     return _record(ctx, issued, built.body, sale_id=sale.sale_id, relation="invoiced_by", details=details)

@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pipeline_testkit import NIF_COMPANY, Envelopes, Pipeline
+from sqlalchemy import select
 
+from kapta_vendus.db.models import Alert
 from kapta_vendus.pipeline import actions
 from kapta_vendus.pipeline.issuance import DocumentDateRefused
 from kapta_vendus.pipeline.model import derived_reference
@@ -120,6 +122,9 @@ def test_anonymous_invoice_of_1000_can_be_issued_with_a_warning(pipeline, make_t
     assert any("CIVA 36" in w for w in result["warnings"])
     [run] = [r for r in pipeline.step_runs(event_id) if r.step == "actions"]
     assert "warning" in run.summary
+    with pipeline.db.unit_of_work() as session:
+        [alert] = session.scalars(select(Alert).where(Alert.integration_id == lenient.id)).all()
+        assert (alert.kind, alert.details["number"]) == ("fiscal_warning", fr["number"])
 
 
 # --- 3. late sales (pt-invoicing-rules §3 "Dates", events.md "Late and rounded sales") ----------
