@@ -27,6 +27,7 @@ from typing import Any
 from kapta_vendus.events.exemptions import DEFAULT_EXEMPTION_LAWS
 from kapta_vendus.pipeline import civa
 from kapta_vendus.pipeline.account_exemptions import AccountExemption
+from kapta_vendus.pipeline.credit_notes import build_credit_note_payload
 from kapta_vendus.pipeline.errors import FiscalRejection
 from kapta_vendus.pipeline.fiscal import (
     PAID_AT_ISSUE,
@@ -34,11 +35,30 @@ from kapta_vendus.pipeline.fiscal import (
     FiscalClearance,
     check_receipt,
     check_sale,
-    plan_credit_note,
 )
 from kapta_vendus.pipeline.mapping import MappedLine, MappedSale
-from kapta_vendus.pipeline.model import VENDUS_TYPE_IDS, Refund
+from kapta_vendus.pipeline.model import VENDUS_TYPE_IDS
 from kapta_vendus.pipeline.references import SEPARATOR
+from kapta_vendus.pipeline.wire_format import money, quantity
+
+__all__ = [
+    "CLIENT_FIELDS",
+    "DOCUMENT_FIELDS",
+    "ITEM_FIELDS",
+    "PAYMENT_FIELDS",
+    "DocumentBody",
+    "build_credit_note_payload",
+    "build_document",
+    "build_document_payload",
+    "build_receipt_payload",
+    "build_sale_receipt_payload",
+    "client_payload",
+    "credit_note_reference",
+    "money",
+    "quantity",
+    "receipt_reference",
+    "sale_id_from_reference",
+]
 
 # What we may send (subsets of the documented fields that this service uses).
 DOCUMENT_FIELDS = frozenset(
@@ -76,14 +96,6 @@ ITEM_FIELDS = frozenset(
 CLIENT_FIELDS = frozenset({"fiscal_id", "name", "country", "address", "postalcode", "city", "email"})
 PAYMENT_FIELDS = frozenset({"id", "amount"})
 REFERENCE_SEPARATOR = SEPARATOR
-
-
-def money(amount: Decimal) -> str:
-    return f"{amount.quantize(Decimal('0.01')):f}"
-
-
-def quantity(qty: Decimal) -> str:
-    return f"{qty.normalize():f}" if qty == qty.to_integral_value() else f"{qty:f}"
 
 
 # Legacy helpers: the bare-sale-id references written before references.py (kept for dry runs).
@@ -306,53 +318,6 @@ def _receipt(
     body["invoices"] = [{"document_number": number.strip()} for number in invoice_numbers]
     if external_reference:
         body["external_reference"] = external_reference
-    if tx_id:
-        body["tx_id"] = tx_id
-    return body
-
-
-def build_credit_note_payload(
-    original_document_detail: Mapping[str, Any],
-    refund: Refund,
-    reason: str | None = None,
-    *,
-    register_id: int | None = None,
-    mode: str | None = None,
-    tx_id: str | None = None,
-    external_reference: str | None = None,
-) -> dict[str, Any]:
-    """An NC crediting rows of the original (detail) document; raises FiscalRejection.
-
-    Each item names its original row (1-based) and product; Vendus takes prices from the
-    original line. Without refund lines, everything still creditable (``qty_nc``) is credited.
-    """
-    plan = plan_credit_note(original_document_detail, refund, reason=reason, mode=mode)
-    items, reasons = [], []
-    for line in plan.lines:
-        item: dict[str, Any] = {
-            "reference_document": {"document_number": plan.document_number, "document_row": line.row}
-        }
-        if line.product_id is not None:
-            item["id"] = line.product_id
-        elif line.reference:
-            item["reference"] = line.reference
-        else:
-            reasons.append(
-                f"original: row {line.row} of {plan.document_number} names no product (id or reference)"
-            )
-        item["qty"] = quantity(line.qty)
-        items.append(item)
-    if reasons:
-        raise FiscalRejection(reasons)
-    register = register_id if register_id is not None else original_document_detail.get("register_id")
-    body: dict[str, Any] = {"type": "NC"}
-    if isinstance(register, int) and not isinstance(register, bool):
-        body["register_id"] = register
-    if mode is not None:
-        body["mode"] = mode
-    body["external_reference"] = external_reference or credit_note_reference(refund.sale_id, refund.refund_id)
-    body["notes"] = plan.reason  # required by Vendus for an NC: the reason
-    body["items"] = items
     if tx_id:
         body["tx_id"] = tx_id
     return body
