@@ -222,7 +222,8 @@ def test_invoice_created_from_vendus_is_linked_never_reissued(pipeline, envelope
     register_id = pipeline.tenant.mapping["stores"][pipeline.tenant.store_id]["register_id"]
     made = pipeline.sim.state.create_document(pipeline.tenant.api_key, {
         "type": "FT", "register_id": register_id, "mode": "normal", "external_reference": "POS-77",
-        "items": [{"title": "Bolo de aniversário", "gross_price": "25.00", "qty": "1", "tax_id": "RED"}]})
+        "items": [{"reference": "BOLO", "title": "Bolo de aniversário", "gross_price": "25.00", "qty": "1",
+                   "tax_id": "RED"}]})
     detail = vendus.get_document(made["id"])
     before, posts = len(pipeline.documents()), pipeline.posts()
 
@@ -315,7 +316,7 @@ def test_receipt_cancelled_in_vendus_updates_the_mirror(pipeline, envelopes, ven
 
 def test_invoice_finalized_links_the_document_to_its_invoice(pipeline, envelopes, vendus):
     register_id = pipeline.tenant.mapping["stores"][pipeline.tenant.store_id]["register_id"]
-    items = [{"title": "Bolo de aniversário", "gross_price": "25.00", "qty": "1", "tax_id": "RED"}]
+    items = [{"reference": "BOLO", "title": "Bolo de aniversário", "gross_price": "25.00", "qty": "1", "tax_id": "RED"}]
     state, key = pipeline.sim.state, pipeline.tenant.api_key
     pf = state.create_document(key, {"type": "PF", "register_id": register_id, "mode": "normal", "items": items})
     ft = state.create_document(key, {"type": "FT", "register_id": register_id, "mode": "normal", "items": items})
