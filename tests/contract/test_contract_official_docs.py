@@ -81,3 +81,16 @@ def test_an_item_needs_an_id_or_a_reference(shop):
     product = next(iter(shop.client.list_products(reference="JANTAR")))
     assert product["title"] == "Jantar" and product["type_id"] == "S"
     assert shop.client.get_document(created["id"])["items"][0]["id"] == product["id"]
+
+
+def test_a_credit_note_item_names_the_original_lines_product(shop):
+    """§3.4: id or reference is always required, also on an NC item (§7.4: the original line's)."""
+    ft = shop.sale()
+    bare = {"reference_document": {"document_number": ft["number"], "document_row": 1}, "qty": 1}
+    with pytest.raises(VendusRejected) as caught:
+        shop.client.create_document({"type": "NC", "register_id": shop.register, "notes": "x", "items": [bare]})
+    assert caught.value.status == 403 and caught.value.code == "P001"
+    nc = shop.client.create_document(
+        {"type": "NC", "register_id": shop.register, "notes": "x", "items": [{**bare, "reference": "CAFE"}]}
+    )
+    assert shop.client.get_document(nc["id"])["amount_gross"] == Decimal("0.80")
