@@ -56,7 +56,7 @@ class SimulatorAssumptions:
     auto_rg_types: list[str] = field(default_factory=lambda: ["FT"])  # §7.2: FR/FS are receipts themselves
     create_products_from_items: bool = True
     # Deviations from the official docs, off by default (each one a documented switch):
-    items_without_product: bool = False  # §3.4 needs id or reference; True accepts title + gross_price alone
+    items_without_product: bool = False  # §3.4 needs id or reference (NC items too); True waives it
     accept_revoked_exemptions: bool = False  # M03/M08/M26 are listed as revoked; True accepts them
     rg_net: str = "proportional"  # RG amount_net: "proportional" net of what it pays, or "gross"
     strict_document_fields: bool = True

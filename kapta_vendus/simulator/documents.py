@@ -202,7 +202,7 @@ def create_document(ctx, account: Account, body: object) -> tuple[dict, bool]:
     if doc_type == "NC":
         if not draft["notes"].strip():
             raise invalid("notes", "Indique o motivo da nota de crédito.")
-        lines, effects = credit_lines(account, body.get("items"), mode)
+        lines, effects = credit_lines(account, body.get("items"), mode, not a.items_without_product)
         first_ref = account.docs[lines[0]["ref_doc_id"]]
         draft["client"] = first_ref["client"]
     else:

@@ -217,7 +217,13 @@ def test_credit_note_rules(shop):
                 "register_id": shop.register,
                 "notes": "x",
                 "reference_document_id": ft["id"],
-                "items": [{"reference_document": {"document_number": ft["number"], "document_row": 1}, "qty": 1}],
+                "items": [
+                    {
+                        "reference_document": {"document_number": ft["number"], "document_row": 1},
+                        "reference": "CAFE",
+                        "qty": 1,
+                    }
+                ],
             }
         )
     assert top_level.value.code == "P001"

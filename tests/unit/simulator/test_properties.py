@@ -110,7 +110,8 @@ class Books(RuleBasedStateMachine):
             "type": "NC",
             "notes": "devolução",
             "mode": mode,
-            "items": [{"qty": str(qty), "reference_document": ref}],
+            # the original line's product (vendus-api §3.4, §7.4)
+            "items": [{"qty": str(qty), "reference": detail["items"][row - 1]["reference"], "reference_document": ref}],
         }
         if qty <= 0:
             try:

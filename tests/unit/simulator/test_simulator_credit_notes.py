@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from simulator_testkit import CAFE
+from simulator_testkit import CAFE, error_code
 
 
 def ref(doc: dict, row: int, qty=1) -> dict:
@@ -156,3 +156,18 @@ def test_nc_does_not_change_invoice_debt(api):
     invoice = api.invoice()
     api.create(type="NC", notes="x", items=[ref(invoice, 2)])
     assert api.doc(invoice["id"])["debt"] == {"total": "2.90", "paid": "0.00", "unpaid": "2.90"}
+
+
+def test_an_nc_item_names_the_original_lines_product(api, state):
+    """vendus-api §3.4 (id or reference always required) and §7.4 (the original line's id/reference)."""
+    invoice = api.invoice()
+    bare = {"qty": 1, "reference_document": {"document_number": invoice["number"], "document_row": 1}}
+    response = api.post("documents/", {"type": "NC", "notes": "x", "items": [bare]})
+    assert response.status_code == 403 and error_code(response) == "P001"
+    assert api.doc(invoice["id"])["items"][0]["qty_nc"] == "2.000"
+    assert (
+        api.post("documents/", {"type": "NC", "notes": "x", "items": [{**bare, "reference": "CAFE"}]}).status_code
+        == 201
+    )
+    state.assumptions.items_without_product = True
+    assert api.post("documents/", {"type": "NC", "notes": "x", "items": [bare]}).status_code == 201
