@@ -10,8 +10,12 @@ and corrections.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import select
+
+from kapta_vendus.db.models import Document
 from kapta_vendus.events.errors import Rejection
 from kapta_vendus.pipeline import context as c
 from kapta_vendus.pipeline.actions import InvoiceNotReady, _open_invoices, _record, _refresh, today
@@ -39,7 +43,7 @@ def reissue_to_customer(ctx: StepContext, params: dict[str, Any]) -> dict[str, A
     reference = correction_reference(ctx.integration_id, change.store_id, change.sale_id, change.change_id)
     keys = {kind: f"change:{change.store_id}:{change.change_id}:{kind}" for kind in ("nc", "invoice")}
     if params.get("reason"):
-        change = type(change)(change.sale_id, change.change_id, change.customer, params["reason"], change.store_id)
+        change = replace(change, reason=params["reason"])  # a rule may word the NC's reason
     invoices = _open_invoices(ctx, change.sale_id)
     earlier = previous_issuance(ctx.db, client, integration_id=ctx.integration_id, business_key=keys["nc"],
                                 kind="reissue_to_customer:nc", document_type="NC", mode=mode,
@@ -87,10 +91,6 @@ def reissue_to_customer(ctx: StepContext, params: dict[str, Any]) -> dict[str, A
 
 def _credited_invoice(ctx: StepContext, nc_payload: dict[str, Any]) -> int | None:
     """The Vendus id of the invoice an NC we sent credits (from its rows' document number)."""
-    from sqlalchemy import select
-
-    from kapta_vendus.db.models import Document
-
     numbers = [i["reference_document"]["document_number"] for i in nc_payload.get("items") or []
                if isinstance(i.get("reference_document"), dict)]
     if not numbers:
@@ -101,10 +101,6 @@ def _credited_invoice(ctx: StepContext, nc_payload: dict[str, Any]) -> int | Non
 
 
 def _document_row_id(session: Any, integration_id: str, vendus_id: int) -> str:
-    from sqlalchemy import select
-
-    from kapta_vendus.db.models import Document
-
     row_id = session.scalar(select(Document.id).where(Document.integration_id == integration_id,
                                                       Document.vendus_id == vendus_id))
     return str(row_id)

@@ -190,3 +190,31 @@ def test_two_integrations_on_one_account_never_adopt_each_other(pipeline, make_t
     assert result["vendus_id"] == fs_theirs["id"] != fs_mine["id"]
     assert fs_theirs["external_reference"].startswith(f"kv{integration_tag(other.id)}:")
     assert fs_mine["external_reference"].startswith(f"kv{integration_tag(pipeline.tenant.id)}:")
+
+
+def test_customer_change_interrupted_after_its_nc_finishes_with_one_nc_and_one_invoice(pipeline, envelopes,
+                                                                                       monkeypatch):
+    """A worker lost between the NC and the new invoice: the retry finds the NC, plans nothing again."""
+    from kapta_vendus.pipeline import correction_action
+    from kapta_vendus.vendus import VendusUnavailable
+
+    sale = envelopes.sale_completed()
+    pipeline.process(sale)
+    real_build, failed = correction_action.build_reissue_payload, []
+
+    def build_once(*args, **kwargs):
+        if not failed:
+            failed.append(True)
+            raise VendusUnavailable("worker lost")
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(correction_action, "build_reissue_payload", build_once)
+    event_id = pipeline.accept(envelopes.customer_changed(sale_id=sale["data"]["sale_id"], customer=COMPANY))
+    with pytest.raises(VendusUnavailable):
+        pipeline.run_chain(event_id)
+    assert [d["type"] for d in pipeline.documents()] == ["FS", "NC"]
+
+    pipeline.run_chain(event_id)
+
+    _done(pipeline, event_id)
+    assert [d["type"] for d in pipeline.documents()] == ["FS", "NC", "FR"]
