@@ -65,10 +65,15 @@ def filtered(f: EventFilter) -> Select:
     if f.received_to:
         query = query.where(Event.received_at < f.received_to)
     if f.sale_id:
-        # Sales, payments and refunds carry the sale as their business key; a polled document names it
-        # as its external reference, inside the raw body (a quoted JSON string: no partial match).
-        query = query.where(or_(Event.business_key == f"sale:{f.sale_id}", Event.external_id == f.sale_id,
-                                Event.raw.contains(f'"{f.sale_id}"', autoescape=True)))
+        # Sales, payments and refunds carry the sale as their business key (``sale:<store>:<id>``, or
+        # ``sale:<id>`` before stores were part of it); a polled document names it at the end of its
+        # external reference (``kv<tag>:<store>:<id>``), inside the raw body.
+        sale = f.sale_id
+        query = query.where(or_(
+            Event.business_key == f"sale:{sale}",
+            Event.business_key.startswith("sale:") & Event.business_key.endswith(f":{sale}", autoescape=True),
+            Event.external_id == sale,
+            Event.raw.contains(f'"{sale}"', autoescape=True), Event.raw.contains(f':{sale}"', autoescape=True)))
     return query.order_by(Event.id.desc())
 
 

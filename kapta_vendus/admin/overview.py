@@ -89,13 +89,15 @@ def _sales_near_deadline(session: Session, integration_id: str, now: datetime) -
     details = session.scalars(select(Alert.details).where(
         Alert.integration_id == integration_id, Alert.kind == "deadline",
         Alert.created_at >= now - DEADLINE_WINDOW)).all()
-    sale_ids = {str(d.get("sale_id")) for d in details if isinstance(d, dict) and d.get("sale_id")}
-    if not sale_ids:
+    # A sale's links start from ``<store>:<sale_id>`` (pipeline/references.py).
+    keys = {f"{d['store_id']}:{d['sale_id']}" if d.get("store_id") is not None else str(d["sale_id"])
+            for d in details if isinstance(d, dict) and d.get("sale_id")}
+    if not keys:
         return 0
     invoiced = set(session.scalars(select(Link.from_key).where(
-        Link.integration_id == integration_id, Link.from_kind == "sale", Link.from_key.in_(sale_ids),
+        Link.integration_id == integration_id, Link.from_kind == "sale", Link.from_key.in_(keys),
         Link.to_kind == "document")))
-    return len(sale_ids - invoiced)
+    return len(keys - invoiced)
 
 
 def integration_health(session: Session, settings: Settings, integration: Integration, *,

@@ -45,12 +45,13 @@ def redacted_payload(raw: str) -> str:
 
 @dataclass(frozen=True)
 class ChainLink:
-    source: str  # "sale T-1", or a document number such as "FT 01P2024/3"
+    source: str  # "sale 2001 / T-1" (store / sale id), or a document number such as "FT 01P2024/3"
     relation: str
     document: Document
 
 
-def sale_id_of(event: Event) -> str | None:
+def sale_key_of(event: Event) -> str | None:
+    """The ``from_key`` of the sale's links: ``<store>:<sale_id>`` (pipeline/references.py)."""
     kind, _, key = (event.business_key or "").partition(":")
     if kind == "sale" and key:
         return key
@@ -59,17 +60,19 @@ def sale_id_of(event: Event) -> str | None:
     except (ValueError, AttributeError):
         return None
     sale_id = data.get("sale_id") if isinstance(data, dict) else None
-    return str(sale_id) if sale_id else None
+    if not sale_id:
+        return None
+    return f"{event.store_id}:{sale_id}" if event.store_id is not None else str(sale_id)
 
 
 def sale_chain(session: Session, event: Event) -> list[ChainLink]:
     """The sale's documents and what follows from them: sale → invoice → receipts, credit notes."""
-    sale_id = sale_id_of(event)
-    if sale_id is None:
+    sale_key = sale_key_of(event)
+    if sale_key is None:
         return []
     iid = event.integration_id
     edges = list(session.scalars(select(Link).where(
-        Link.integration_id == iid, Link.from_kind == "sale", Link.from_key == sale_id,
+        Link.integration_id == iid, Link.from_kind == "sale", Link.from_key == sale_key,
         Link.to_kind == "document").order_by(Link.id)))
     doc_ids = {int(e.to_key) for e in edges if e.to_key.isdigit()}
     onward = list(session.scalars(select(Link).where(
@@ -79,7 +82,8 @@ def sale_chain(session: Session, event: Event) -> list[ChainLink]:
     ids = doc_ids | {int(k) for e in onward for k in (e.from_key, e.to_key) if k.isdigit()}
     docs = {d.id: d for d in session.scalars(select(Document).where(
         Document.integration_id == iid, Document.id.in_(ids)))} if ids else {}
-    chain = [ChainLink(f"sale {sale_id}", e.relation, docs[int(e.to_key)]) for e in edges if int(e.to_key) in docs]
+    label = "sale " + sale_key.replace(":", " / ", 1) if ":" in sale_key else f"sale {sale_key}"
+    chain = [ChainLink(label, e.relation, docs[int(e.to_key)]) for e in edges if int(e.to_key) in docs]
     for e in onward:
         source, target = docs.get(int(e.from_key)), docs.get(int(e.to_key))
         if source is not None and target is not None:

@@ -96,7 +96,7 @@ def test_events_filter_csv_event_page_and_replay(world, browser):
 
     page = browser.get(f"/console/events/{done}").get_data(as_text=True)
     assert ("Timeline" in page and "FS " in page) or "FR " in page
-    assert "sale CONSOLE-1" in page  # the chain starts at the sale
+    assert f"sale {world.a.store_id} / CONSOLE-1" in page  # the chain starts at the sale (store / sale id)
 
     event_page = browser.get(f"/console/events/{dead}").get_data(as_text=True)
     replayed = browser.post(f"/console/events/{dead}/replay", data={"csrf_token": _csrf(event_page)})

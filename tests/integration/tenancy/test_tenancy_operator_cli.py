@@ -144,7 +144,8 @@ def test_events_list_by_name_with_filters_and_csv(world):
 
     exported = world.cli("events", "list", "--integration", world.a.id, "--type", "sale.completed", "--csv")
     rows = list(csv.DictReader(io.StringIO(exported.output)))
-    assert [r["business_key"] for r in rows] == ["sale:SALE-A2", "sale:SALE-A1"]
+    store = world.a.store_id
+    assert [r["business_key"] for r in rows] == [f"sale:{store}:SALE-A2", f"sale:{store}:SALE-A1"]
     assert {r["integration"] for r in rows} == {"shop-a"}
 
     unknown = world.cli("events", "list", "--integration", "nowhere")
@@ -207,7 +208,8 @@ def test_health_counts_sales_near_their_deadline_until_they_are_invoiced(world):
         for sale in ("LATE-1", "LATE-2"):
             session.add(Alert(integration_id=world.a.id, kind="deadline", key=f"sale:{world.a.store_id}:{sale}",
                               details={"sale_id": sale, "store_id": world.a.store_id}))
-        session.add(Link(integration_id=world.a.id, from_kind="sale", from_key="LATE-2", relation="invoiced_by",
+        session.add(Link(integration_id=world.a.id, from_kind="sale", from_key=f"{world.a.store_id}:LATE-2",
+                         relation="invoiced_by",
                          to_kind="document", to_key="1"))
 
     (row,) = json.loads(world.cli("integrations", "health", "shop-a", "--json").output)
