@@ -42,7 +42,7 @@ def test_the_example_applies_against_a_vendus_account(world, tmp_path):
         store = int(client.list_stores()[0]["id"])
         register = int(next(r["id"] for r in client.list_registers(store_id=store)))
         methods = [int(m["id"]) for m in client.list_payment_methods()][:3]
-    text = (example().replace("24994", str(store)).replace("3001", str(register))
+    text = (example().replace("2001", str(store)).replace("3001", str(register))
             .replace("https://www.vendus.pt/ws/v1.1", world.sim.base_url))
     for written, real in zip(("24934", "24935", "24936"), methods, strict=True):
         text = text.replace(written, str(real))
