@@ -96,6 +96,13 @@ def _key_list(raw: str) -> tuple[str, ...]:
     return keys
 
 
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
+        raise ValueError("must be true or false")
+    return value in {"true", "1", "yes", "on"}
+
+
 def _language(raw: str) -> str:
     if raw not in {"pt", "en"}:
         raise ValueError("must be 'pt' or 'en'")
@@ -150,6 +157,16 @@ VARIABLES: tuple[Variable, ...] = (
              "Seconds an unfinished event may sit untouched before the sweeper re-enqueues it; "
              "keep it above the task time limit."),
     Variable("KAPTA_LANGUAGE", "language", _language, "pt", "Language of notifications: pt or en."),
+    Variable("KAPTA_RETRY_HORIZON", "retry_horizon", _positive_int, "259200",
+             "Seconds an event keeps waiting out a Vendus outage (or its invoice) before it goes dead "
+             "(72 hours, as mature webhook senders retry)."),
+    Variable("KAPTA_RESUME_INTERVAL", "resume_interval", _positive_int, "15",
+             "Seconds between two looks at the events waiting for Vendus (or for their invoice)."),
+    Variable("KAPTA_RECEIVER_CACHE_TTL", "receiver_cache_ttl", _positive_float, "5",
+             "Seconds the receiver keeps an integration's secrets, stores and cap in memory: a secret "
+             "rotation or a disable takes effect within this delay."),
+    Variable("KAPTA_TASK_SENT_EVENTS", "task_sent_events", _boolean, "false",
+             "Publish Celery task-sent and worker events (true only where Flower monitors the queues)."),
 )
 
 
@@ -173,6 +190,10 @@ class Settings:
     # Longer than the task time limit, so a step that is slow but alive is not re-enqueued under it.
     sweep_grace: int = 360
     language: str = "pt"
+    retry_horizon: int = 259200
+    resume_interval: int = 15
+    receiver_cache_ttl: float = 5.0
+    task_sent_events: bool = False
 
     def __post_init__(self) -> None:
         # Derived defaults are filled here so that Settings() and from_env() agree.

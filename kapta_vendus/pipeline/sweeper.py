@@ -3,6 +3,10 @@
 Bounded batches, safe to run concurrently (``FOR UPDATE SKIP LOCKED`` on PostgreSQL). An event
 is picked when it is unfinished, untouched for ``KAPTA_SWEEP_GRACE`` seconds and not waiting for
 a scheduled retry. Re-running a chain is harmless: every step is idempotent.
+
+After Redis lost its data (``rebuild``), the grace is skipped: every unfinished event is enqueued
+again at once, oldest first, which rebuilds the fair-scheduling waiting lines in inbox order (the
+gate ranks its lines by inbox id). Parked events (``waiting``) are ``pipeline.waiting``'s.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ UNFINISHED = ("received", "in_flight")
 
 
 def sweep_inbox(db: Database, settings: Settings, *, enqueue, limit: int = 500,
-                now: datetime | None = None) -> list[int]:
+                now: datetime | None = None, rebuild: bool = False) -> list[int]:
     now = now or utcnow()
-    cutoff = now - timedelta(seconds=settings.sweep_grace)
+    cutoff = now if rebuild else now - timedelta(seconds=settings.sweep_grace)
     with db.unit_of_work() as session:
         query = (select(Event.id)
-                 .where(Event.status.in_(UNFINISHED), Event.updated_at < cutoff,
+                 .where(Event.status.in_(UNFINISHED), Event.updated_at <= cutoff,
                         or_(Event.retry_at.is_(None), Event.retry_at < now))
                  .order_by(Event.id).limit(limit))
         if not db.is_sqlite:

@@ -31,6 +31,10 @@ EVERY_VARIABLE = {
     "KAPTA_SWEEP_INTERVAL": ("30", 30),
     "KAPTA_SWEEP_GRACE": ("90", 90),
     "KAPTA_LANGUAGE": ("en", "en"),
+    "KAPTA_RETRY_HORIZON": ("600", 600),
+    "KAPTA_RESUME_INTERVAL": ("5", 5),
+    "KAPTA_RECEIVER_CACHE_TTL": ("2.5", 2.5),
+    "KAPTA_TASK_SENT_EVENTS": ("yes", True),
 }
 
 
