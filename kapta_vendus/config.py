@@ -43,6 +43,16 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _non_negative_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a number, 0 or more") from None
+    if not value >= 0:
+        raise ValueError("must be a number, 0 or more")
+    return value
+
+
 def _log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -162,9 +172,9 @@ VARIABLES: tuple[Variable, ...] = (
              "(72 hours, as mature webhook senders retry)."),
     Variable("KAPTA_RESUME_INTERVAL", "resume_interval", _positive_int, "15",
              "Seconds between two looks at the events waiting for Vendus (or for their invoice)."),
-    Variable("KAPTA_RECEIVER_CACHE_TTL", "receiver_cache_ttl", _positive_float, "5",
+    Variable("KAPTA_RECEIVER_CACHE_TTL", "receiver_cache_ttl", _non_negative_float, "5",
              "Seconds the receiver keeps an integration's secrets, stores and cap in memory: a secret "
-             "rotation or a disable takes effect within this delay."),
+             "rotation or a disable takes effect within this delay (0: no cache)."),
     Variable("KAPTA_TASK_SENT_EVENTS", "task_sent_events", _boolean, "false",
              "Publish Celery task-sent and worker events (true only where Flower monitors the queues)."),
 )

@@ -101,7 +101,7 @@ class Enqueued:
     # Set by a test to check something at the moment of the enqueue (e.g. "is the row committed?").
     on_event: Callable[[int], None] | None = None
 
-    def event(self, event_id: int, *, start_at: str | None = None) -> None:
+    def event(self, event_id: int, *, start_at: str | None = None, **_admission) -> None:
         if self.on_event is not None:
             self.on_event(event_id)
         self.events.append(event_id)

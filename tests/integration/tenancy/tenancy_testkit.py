@@ -65,7 +65,7 @@ class Enqueued:
     events: list[tuple[int, str | None]] = field(default_factory=list)
     notifications: list[int] = field(default_factory=list)
 
-    def event(self, event_id: int, *, start_at: str | None = None) -> None:
+    def event(self, event_id: int, *, start_at: str | None = None, **_admission) -> None:
         self.events.append((event_id, start_at))
 
     def notification(self, event_id: int) -> None:
