@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from kapta_vendus.config import Settings
 from kapta_vendus.db.session import Database
 from kapta_vendus.integrations.config import limits_of
-from kapta_vendus.integrations.service import get_integration
 from kapta_vendus.integrations.crypto import decrypt
+from kapta_vendus.integrations.service import get_integration
 
 
 @dataclass(frozen=True)
