@@ -30,8 +30,6 @@ from kapta_vendus.vendus import OutcomeUnknown, RateLimited, VendusUnavailable
 log = logging.getLogger(__name__)
 
 DOWN = "vendus_down"
-INVOICE_WAIT = 10.0  # seconds: the sale's own event is older and resumes first
-PROBE_WAIT = 30.0
 
 
 def waits(exc: BaseException) -> bool:
@@ -53,19 +51,15 @@ def park(db: Database, settings: Settings, event_id: int, exc: BaseException, *,
             _finish(session, event, "dead", f"waited longer than the retry horizon: {error_text(exc)}",
                     on_finished)
             return "dead"
-        delay = max(float(getattr(exc, "reset_after", None) or 0), _wait_of(exc))
+        # Due again at the next look of the resumer (or when a rate limit says), which probes a
+        # down integration with one event at a time: short waits cost nothing.
+        delay = max(float(getattr(exc, "reset_after", None) or 0), float(settings.resume_interval))
         event.status, event.retry_at, event.last_error = "waiting", now + timedelta(seconds=delay), error_text(exc)
         integration_id = event.integration_id
         if breaker_open:
             _claim_down(session, settings, integration_id, exc)
         on_commit(session, lambda: on_finished and on_finished(integration_id, event_id))
     return "waiting"
-
-
-def _wait_of(exc: BaseException) -> float:
-    from kapta_vendus.pipeline.actions import InvoiceNotReady
-
-    return INVOICE_WAIT if isinstance(exc, InvoiceNotReady) else PROBE_WAIT
 
 
 def _claim_down(session, settings: Settings, integration_id: str, exc: BaseException) -> None:
