@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from kapta_vendus.config import Settings
-from kapta_vendus.integrations.shared import per_broker
+from kapta_vendus.integrations.shared import per_broker, redis_client
 from kapta_vendus.vendus import OutcomeUnknown, VendusUnavailable
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,7 @@ class _MemoryStore:
 
 class _RedisStore:
     def __init__(self, url: str) -> None:
-        import redis
-
-        self._redis = redis.Redis.from_url(url)
+        self._redis = redis_client(url)
 
     def open_for(self, key: str) -> float:
         ttl = self._redis.pttl(f"{key}:open")

@@ -30,7 +30,7 @@ from kapta_vendus.config import Settings, get_settings
 from kapta_vendus.db.models import Event, Integration
 from kapta_vendus.db.session import Database, database_for
 from kapta_vendus.integrations.config import limits_of
-from kapta_vendus.integrations.shared import per_broker
+from kapta_vendus.integrations.shared import per_broker, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +117,7 @@ def _resumes(members) -> tuple[Resume, ...]:
 
 class RedisGate:
     def __init__(self, url: str, *, lease: int = LEASE_SECONDS) -> None:
-        import redis
-
-        self.redis = redis.Redis.from_url(url)
+        self.redis = redis_client(url)
         self.lease = lease
         self._admit = self.redis.register_script(_ADMIT)
         self._release = self.redis.register_script(_RELEASE)

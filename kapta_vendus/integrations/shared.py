@@ -25,3 +25,17 @@ def per_broker(kind: str, settings: Settings, on_redis: Callable[[str], T], in_p
         if key not in _instances:
             _instances[key] = on_redis(settings.broker_url) if settings.uses_redis else in_process()
         return _instances[key]
+
+
+_clients: dict[str, Any] = {}
+
+
+def redis_client(url: str):
+    """One Redis client (one connection pool) per URL per process, shared by the breaker, the
+    request budget and the fairness gate instead of a pool each."""
+    import redis
+
+    with _lock:
+        if url not in _clients:
+            _clients[url] = redis.Redis.from_url(url, health_check_interval=30)
+        return _clients[url]
