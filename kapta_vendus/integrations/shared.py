@@ -16,7 +16,7 @@ from kapta_vendus.config import Settings
 T = TypeVar("T")
 
 _instances: dict[tuple[str, str], Any] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a per-broker instance asks for the shared client while built
 
 
 def per_broker(kind: str, settings: Settings, on_redis: Callable[[str], T], in_process: Callable[[], T]) -> T:
