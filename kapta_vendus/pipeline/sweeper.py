@@ -18,6 +18,7 @@ from sqlalchemy import or_, select, update
 from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Event, utcnow
 from kapta_vendus.db.session import Database, on_commit
+from kapta_vendus.pipeline.runner import task_of_step
 
 UNFINISHED = ("received", "in_flight")
 
@@ -27,15 +28,18 @@ def sweep_inbox(db: Database, settings: Settings, *, enqueue, limit: int = 500,
     now = now or utcnow()
     cutoff = now if rebuild else now - timedelta(seconds=settings.sweep_grace)
     with db.unit_of_work() as session:
-        query = (select(Event.id)
+        query = (select(Event.id, Event.current_step)
                  .where(Event.status.in_(UNFINISHED), Event.updated_at <= cutoff,
                         or_(Event.retry_at.is_(None), Event.retry_at < now))
                  .order_by(Event.id).limit(limit))
         if not db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
-        ids = list(session.scalars(query))
+        rows = session.execute(query).all()
+        ids = [event_id for event_id, _ in rows]
         if ids:
             # Touching the rows keeps the next sweep from picking them again before the grace ends.
             session.execute(update(Event).where(Event.id.in_(ids)).values(updated_at=now))
-            on_commit(session, lambda: [enqueue(event_id) for event_id in ids])
+            # Each from the stage it stopped in: a lost bill resumes at bill, not at prepare.
+            starts = [(event_id, task_of_step(step)) for event_id, step in rows]
+            on_commit(session, lambda: [enqueue(event_id, start_at=task) for event_id, task in starts])
     return ids
