@@ -33,10 +33,14 @@ DOWN = "vendus_down"
 
 
 def waits(exc: BaseException) -> bool:
-    """Errors that mean "not now": waiting them out does not count as an attempt."""
+    """Errors that mean "not now": waiting them out does not count as an attempt.
+
+    An unknown outcome is not one of them: the document may exist, and a quick retry (which looks
+    it up before sending again) settles it; it is retried in place, then parked like the rest.
+    """
     from kapta_vendus.pipeline.actions import InvoiceNotReady
 
-    return isinstance(exc, VendusUnavailable | RateLimited | OutcomeUnknown | InvoiceNotReady)
+    return isinstance(exc, VendusUnavailable | RateLimited | InvoiceNotReady) and not isinstance(exc, OutcomeUnknown)
 
 
 def park(db: Database, settings: Settings, event_id: int, exc: BaseException, *, breaker_open: bool,
