@@ -83,14 +83,18 @@ class StepContext:
     recorded: list[Recorded] = field(default_factory=list)
 
     def step_output(self, step: str) -> dict[str, Any] | None:
-        """The output of the latest successful run of an earlier step."""
-        query = (select(StepRun.output)
-                 .where(StepRun.event_id == self.event_id, StepRun.step == step, StepRun.status == "ok")
-                 .order_by(StepRun.id.desc()).limit(1))
-        if self.session is not None:
-            return self.session.scalar(query)
-        with self.db.unit_of_work() as session:
-            return session.scalar(query)
+        """The output of the latest successful run of an earlier step (read once per stage)."""
+        outputs = self.cache.setdefault("outputs", {})
+        if step not in outputs:
+            query = (select(StepRun.output)
+                     .where(StepRun.event_id == self.event_id, StepRun.step == step, StepRun.status == "ok")
+                     .order_by(StepRun.id.desc()).limit(1))
+            if self.session is not None:
+                outputs[step] = self.session.scalar(query)
+            else:
+                with self.db.unit_of_work() as session:
+                    outputs[step] = session.scalar(query)
+        return outputs[step]
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,7 @@ def _run_around_calls(db, settings, names, steps, event_id, attempt, guard, on_f
         prime(ctx, session, event)
         if names[0] == "sync":  # nothing in it calls Vendus: finish in this same transaction
             return _finish_steps(session, ctx, event, names, steps, on_finished)
+        ctx.step_output("rules")  # the decision to execute, read in this transaction
     ctx.session = None
     started, t0 = utcnow(), time.perf_counter()
     try:
