@@ -81,6 +81,7 @@ class Bench:
         self.args, self.settings, self.processes, self.broker = args, settings, processes, broker
         self.db = database_for(settings.database_url)
         self.worker_pids = worker_pids
+        self.progress_reads = 0
         self.postgres = PostgresCpu(args.pg_admin_url, settings.database_url)
         self.serial = 0
 
@@ -123,11 +124,13 @@ class Bench:
         sim_cpu = session_cpu(target["simulator"].pid)
 
         def progress() -> int:
+            self.progress_reads += 1  # each one a transaction: subtracted from the transactions per event
             return self.finished(ids)
 
+        cap = self.args.in_flight or 8
         if kind == "subject":
-            def enqueue(i: int) -> None:
-                enqueue_event(ids[i])
+            def enqueue(i: int) -> None:  # as the receiver does: the integration and its cap in hand
+                enqueue_event(ids[i], integration_id=target["integration_id"], cap=cap)
         elif kind == "old":
             def enqueue(i: int) -> None:
                 old_chain(ids[i]).apply_async()
@@ -187,11 +190,14 @@ class Bench:
 
     def transactions_per_event(self, kind: str, count: int, target: dict[str, Any]) -> float:
         # Backends flush their counters when idle for a while (at most 10 s on PostgreSQL 15+).
+        # The benchmark's own transactions are taken out: the untimed insert of the events (one) and
+        # its progress reads (one each), so what is left is the pipeline's (receiver not included).
         time.sleep(12)
-        before = self.transactions()
+        before, reads = self.transactions(), self.progress_reads
         self.round(kind, count, target)
         time.sleep(12)
-        return (self.transactions() - before) / count
+        own = 1 + (self.progress_reads - reads)
+        return (self.transactions() - before - own) / count
 
 
 def old_chain(event_id: int):
@@ -382,6 +388,7 @@ def run_old(args, settings, processes: BenchProcesses, bench: Bench, target, wor
     for process in workers:  # the new workers would take (and refuse) the old chain's tasks
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(60)
+    processes.children[:] = [c for c in processes.children if c[1] not in workers]  # stopped on purpose
     old = processes.start_argv("old-worker", [sys.executable, "-m", "kapta_vendus", "worker", "--pool", "prefork",
                                               "--concurrency", str(args.concurrency), "-n", f"bench-old-{args.run}@%h",
                                               "--without-gossip", "--without-mingle"],
