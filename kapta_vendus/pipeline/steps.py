@@ -45,6 +45,9 @@ def normalise(ctx: StepContext) -> StepResult:
                           f"{event.payment.sale_id}")
     if event.refund is not None:
         return StepResult(f"refund {event.refund.refund_id} of sale {event.refund.sale_id}")
+    if event.customer_change is not None:
+        change = event.customer_change
+        return StepResult(f"customer change {change.change_id} of sale {change.sale_id}")
     doc = event.document
     return StepResult(f"document {doc.type} {doc.number} status {doc.status}")
 
@@ -84,7 +87,7 @@ def actions(ctx: StepContext) -> StepResult:
     for index, action in enumerate(decision(ctx).billing):
         started, t0 = utcnow(), time.perf_counter()
         result = EXECUTORS[str(action.kind)](ctx, dict(action.params))
-        label = result.get("number") or result["kind"]
+        label = _describe(result)
         numbers.append(label)
         ctx.recorded.append(Recorded("actions", "ok", f"{action.kind}: {label}", {"index": index,
                                      "action": str(action.kind), "result": result}, started_at=started,
@@ -105,6 +108,16 @@ def action_results(ctx: StepContext) -> list[dict[str, Any]]:
         if (output or {}).get("result"):
             results[int(output["index"])] = output["result"]
     return [results[i] for i in sorted(results)]
+
+
+def _describe(result: dict[str, Any]) -> str:
+    text = result.get("number") or result["kind"]
+    if result.get("rounding"):
+        r = result["rounding"]
+        text += f" (POS paid {r['pos_paid']}, Vendus total {r['vendus_total']}: rounding {r['difference']})"
+    if result.get("warnings"):
+        text += f" [warning: {'; '.join(result['warnings'])}]"
+    return text
 
 
 def sync(ctx: StepContext) -> StepResult:
