@@ -138,7 +138,10 @@ class Breaker:
             log.warning("circuit breaker reset failed (%s); the call's result stands", type(exc).__name__)
             return
         if recovered and on_recovered is not None:
-            on_recovered(integration_id)
+            try:
+                on_recovered(integration_id)
+            except Exception:  # the announcement is best-effort; the call's result stands
+                log.exception("could not announce the recovery of integration %s", integration_id)
 
     def _count_failure(self, key: str) -> None:
         try:
