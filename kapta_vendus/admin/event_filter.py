@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from kapta_vendus.db.models import Event, Integration
 
-STATUSES = ("received", "in_flight", "done", "rejected", "dead", "imported")
+STATUSES = ("received", "in_flight", "waiting", "done", "rejected", "dead", "imported")
 SOURCES = ("push", "poll", "import")
 CSV_COLUMNS = ("id", "integration", "type", "status", "source", "store_id", "business_key", "external_id",
                "current_step", "attempts", "received_at", "finished_at", "last_error")

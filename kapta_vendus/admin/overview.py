@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Alert, Event, Integration, Link, ReconciliationRun, StepRun, utcnow
 
-UNFINISHED = ("received", "in_flight")
+UNFINISHED = ("received", "in_flight", "waiting")  # waiting: parked until Vendus answers again
 RECENT_ERRORS = timedelta(minutes=15)  # step errors this recent make Vendus "degraded"
 DEADLINE_WINDOW = timedelta(days=14)  # deadline alerts this recent, for sales still without a document
 

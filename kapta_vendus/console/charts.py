@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from kapta_vendus.db.models import Event, Integration, StepRun
 
-STATUS_ORDER = ("done", "imported", "received", "in_flight", "rejected", "dead")
+STATUS_ORDER = ("done", "imported", "received", "in_flight", "waiting", "rejected", "dead")
 VENDUS_STEPS = ("actions",)  # the steps that call Vendus to issue (billing)
 WIDTH, HEIGHT, PAD = 720, 160, 28
 

@@ -36,6 +36,10 @@ EVERY_VARIABLE = {
     "KAPTA_EVENT_SLA": ("900", 900),
     "KAPTA_CONSOLE_SECURE_COOKIES": ("false", False),
     "KAPTA_BEAT_KEY_PREFIX": ("kapta-staging", "kapta-staging"),
+    "KAPTA_RETRY_HORIZON": ("600", 600),
+    "KAPTA_RESUME_INTERVAL": ("5", 5),
+    "KAPTA_RECEIVER_CACHE_TTL": ("2.5", 2.5),
+    "KAPTA_TASK_SENT_EVENTS": ("yes", True),
 }
 
 

@@ -101,7 +101,7 @@ def test_events_filter_csv_event_page_and_replay(world, browser):
     event_page = browser.get(f"/console/events/{dead}").get_data(as_text=True)
     replayed = browser.post(f"/console/events/{dead}/replay", data={"csrf_token": _csrf(event_page)})
     assert replayed.status_code == 302
-    assert world.enqueued.events == [(dead, "kapta.billing.actions")]
+    assert world.enqueued.events == [(dead, "kapta.billing.bill")]
     world.run_enqueued()
     assert world.event(dead).status == "done"
 

@@ -165,7 +165,7 @@ def test_events_replay_by_id_and_every_dead_one_of_an_integration(world):
     result = world.cli("events", "replay", "--dead", "--integration", "shop-a")
     assert result.exit_code == 0, result.output
     assert f"event {dead_a}: replayed from actions" in result.output and "1 replayed, 0 refused" in result.output
-    assert world.enqueued.events == [(dead_a, "kapta.billing.actions")]
+    assert world.enqueued.events == [(dead_a, "kapta.billing.bill")]
     world.run_enqueued()
     assert world.event(dead_a).status == "done" and world.event(dead_b).status == "dead"
 
