@@ -43,6 +43,16 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _non_negative_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a number, 0 or more") from None
+    if not value >= 0:
+        raise ValueError("must be a number, 0 or more")
+    return value
+
+
 def _log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -96,6 +106,19 @@ def _key_list(raw: str) -> tuple[str, ...]:
     return keys
 
 
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
+        raise ValueError("must be true or false")
+    return value in {"true", "1", "yes", "on"}
+
+
+def _log_format(raw: str) -> str:
+    if raw not in {"json", "human"}:
+        raise ValueError("must be 'json' or 'human'")
+    return raw
+
+
 def _language(raw: str) -> str:
     if raw not in {"pt", "en"}:
         raise ValueError("must be 'pt' or 'en'")
@@ -126,6 +149,8 @@ VARIABLES: tuple[Variable, ...] = (
              "encrypts, all decrypt (rotation). Empty: a key file generated in KAPTA_DATA_DIR.",
              secret=True),
     Variable("KAPTA_LOG_LEVEL", "log_level", _log_level, "INFO", "Log level of every process."),
+    Variable("KAPTA_LOG_FORMAT", "log_format", _log_format, "json",
+             "Log lines as JSON (one object per line, for a log collector) or human (for development)."),
     Variable("KAPTA_RECEIVER_MAX_BODY", "receiver_max_body", _positive_int, "262144",
              "Largest accepted event body in bytes; larger bodies get 413."),
     Variable("KAPTA_WEBHOOK_TOLERANCE", "webhook_tolerance", _positive_int, "300",
@@ -150,6 +175,23 @@ VARIABLES: tuple[Variable, ...] = (
              "Seconds an unfinished event may sit untouched before the sweeper re-enqueues it; "
              "keep it above the task time limit."),
     Variable("KAPTA_LANGUAGE", "language", _language, "pt", "Language of notifications: pt or en."),
+    Variable("KAPTA_RETRY_HORIZON", "retry_horizon", _positive_int, "259200",
+             "Seconds an event keeps waiting out a Vendus outage (or its invoice) before it goes dead "
+             "(72 hours, as mature webhook senders retry)."),
+    Variable("KAPTA_RESUME_INTERVAL", "resume_interval", _positive_int, "15",
+             "Seconds between two looks at the events waiting for Vendus (or for their invoice)."),
+    Variable("KAPTA_RECEIVER_CACHE_TTL", "receiver_cache_ttl", _non_negative_float, "5",
+             "Seconds the receiver keeps an integration's secrets, stores and cap in memory: a secret "
+             "rotation or a disable takes effect within this delay (0: no cache)."),
+    Variable("KAPTA_TASK_SENT_EVENTS", "task_sent_events", _boolean, "false",
+             "Publish Celery task-sent and worker events (true only where Flower monitors the queues)."),
+    Variable("KAPTA_EVENT_SLA", "event_sla", _positive_int, "3600",
+             "Seconds an event may stay unfinished before doctor and the console report its integration."),
+    Variable("KAPTA_CONSOLE_SECURE_COOKIES", "console_secure_cookies", _boolean, "true",
+             "Send the web console's session cookie over HTTPS only. Set false only for plain-HTTP development."),
+    Variable("KAPTA_BEAT_KEY_PREFIX", "beat_key_prefix", str, "redbeat",
+             "Prefix of beat's schedule keys in Redis (RedBeat), so that a demo or a second deployment "
+             "sharing the Redis server keeps its own schedule."),
 )
 
 
@@ -160,6 +202,7 @@ class Settings:
     broker_url: str = ""
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     log_level: str = "INFO"
+    log_format: str = "json"
     receiver_max_body: int = 262144
     webhook_tolerance: int = 300
     vendus_base_url: str = "https://www.vendus.pt/ws/v1.1"
@@ -173,6 +216,13 @@ class Settings:
     # Longer than the task time limit, so a step that is slow but alive is not re-enqueued under it.
     sweep_grace: int = 360
     language: str = "pt"
+    retry_horizon: int = 259200
+    resume_interval: int = 15
+    receiver_cache_ttl: float = 5.0
+    task_sent_events: bool = False
+    event_sla: int = 3600
+    console_secure_cookies: bool = True
+    beat_key_prefix: str = "redbeat"
 
     def __post_init__(self) -> None:
         # Derived defaults are filled here so that Settings() and from_env() agree.
@@ -221,8 +271,9 @@ class Settings:
 
 
 # Variables read directly by their one user rather than settings: the benchmark-only no-op endpoint
-# (kapta_vendus.web.BENCH_NOOP). Known, so not reported as ignored.
-_KNOWN = {v.env for v in VARIABLES} | {"KAPTA_BENCH_NOOP"}
+# (kapta_vendus.web.BENCH_NOOP) and the API key of `integrations create` (its --vendus-api-key option,
+# the documented way to keep the key out of the shell history). Known, so not reported as ignored.
+_KNOWN = {v.env for v in VARIABLES} | {"KAPTA_BENCH_NOOP", "KAPTA_NEW_VENDUS_API_KEY"}
 _cached: Settings | None = None
 
 

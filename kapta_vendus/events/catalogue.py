@@ -22,6 +22,7 @@ class EventType(StrEnum):
     PAYMENT_CONFIRMED = "payment.confirmed"
     SALE_REFUNDED = "sale.refunded"
     DOCUMENT_CANCELLED = "document.cancelled"
+    SALE_CUSTOMER_CHANGED = "sale.customer_changed"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ CATALOGUE: Mapping[EventType, EventInfo] = {
         EventInfo(EventType.PAYMENT_CONFIRMED, "pagamentos confirmados", "Payment confirmed", False),
         EventInfo(EventType.SALE_REFUNDED, "devoluções, notas de crédito", "Sale refunded", False),
         EventInfo(EventType.DOCUMENT_CANCELLED, "cancelamentos", "Document cancelled", True),
+        EventInfo(EventType.SALE_CUSTOMER_CHANGED, "correção do adquirente", "Sale customer changed", False),
     )
 }
 

@@ -24,6 +24,7 @@ from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Document, Event, Issuance, Link, StepRun
 from kapta_vendus.db.session import Database
 from kapta_vendus.pipeline import runner, steps
+from kapta_vendus.pipeline.references import sale_key, sale_reference
 from kapta_vendus.receiver.sender import signed_headers
 from kapta_vendus.simulator.testing import RunningSimulator
 from kapta_vendus.tasks import dispatch
@@ -37,7 +38,7 @@ MADEIRA_ACCOUNT = {
     "company": "Ilhas Exemplo, Lda",
     "fiscal_id": "100000002",
     "region": "madeira",
-    "stores": [{"title": "Loja Funchal", "region": "madeira",
+    "stores": [{"title": "Loja Funchal", "region": "madeira", "postalcode": "9000-018",
                 "registers": [{"title": "Caixa Funchal", "mode": "normal", "series": "01", "type": "api"}]}],
 }
 NIF_COMPANY = "501964843"  # a valid PT NIF (the default simulator account's own)
@@ -50,11 +51,10 @@ CAFE_LINES = (
 )
 
 
-def step_of(task_name: str) -> str:
-    """``kapta.billing.actions`` → ``actions``: the step function a chain task runs."""
-    name = task_name.rsplit(".", 1)[1]
-    assert name in steps.STEPS, f"{task_name} runs no known step"
-    return name
+def stage_of_task(task_name: str) -> str:
+    """``kapta.billing.bill`` → ``bill``: the stage a chain task runs."""
+    (stage,) = [stage for stage, task in runner.TASKS.items() if task == task_name]
+    return stage
 
 
 def new_event_id() -> str:
@@ -102,7 +102,7 @@ class Enqueued:
     # Set by a test to check something at the moment of the enqueue (e.g. "is the row committed?").
     on_event: Callable[[int], None] | None = None
 
-    def event(self, event_id: int, *, start_at: str | None = None) -> None:
+    def event(self, event_id: int, *, start_at: str | None = None, **_admission) -> None:
         if self.on_event is not None:
             self.on_event(event_id)
         self.events.append(event_id)
@@ -151,21 +151,31 @@ class Envelopes:
         return self.envelope("sale.completed", data, event_id=event_id, store_id=store_id)
 
     def payment_confirmed(self, *, sale_id: str, amount: str, method: str = "card",
-                          payment_id: str | None = None, event_id: str | None = None) -> dict:
+                          payment_id: str | None = None, event_id: str | None = None,
+                          store_id: int | None = None) -> dict:
         data = {"sale_id": sale_id, "payment_id": payment_id or f"P-{uuid.uuid4().hex[:8]}", "method": method,
                 "amount": amount, "confirmed_at": now_iso()}
-        return self.envelope("payment.confirmed", data, event_id=event_id)
+        return self.envelope("payment.confirmed", data, event_id=event_id, store_id=store_id)
 
     def sale_refunded(self, *, sale_id: str, reason: str | None = "Devolução ao balcão",
                       lines: list[dict] | None = None, refund_id: str | None = None,
-                      event_id: str | None = None) -> dict:
+                      event_id: str | None = None, store_id: int | None = None) -> dict:
         """A refund; ``reason=None`` leaves the field out, ``lines=None`` refunds everything."""
         data: dict[str, Any] = {"sale_id": sale_id, "refund_id": refund_id or f"R-{uuid.uuid4().hex[:8]}"}
         if reason is not None:
             data["reason"] = reason
         if lines is not None:
             data["lines"] = lines
-        return self.envelope("sale.refunded", data, event_id=event_id)
+        return self.envelope("sale.refunded", data, event_id=event_id, store_id=store_id)
+
+    def customer_changed(self, *, sale_id: str, customer: dict, change_id: str | None = None,
+                         reason: str | None = None, event_id: str | None = None,
+                         store_id: int | None = None) -> dict:
+        data: dict[str, Any] = {"sale_id": sale_id, "change_id": change_id or f"C-{uuid.uuid4().hex[:8]}",
+                                "customer": customer}
+        if reason is not None:
+            data["reason"] = reason
+        return self.envelope("sale.customer_changed", data, event_id=event_id, store_id=store_id)
 
     def document_event(self, event_type: str, document: dict[str, Any], *, event_id: str | None = None) -> dict:
         """``invoice.created`` and friends: ``data`` is the Vendus document, as the API returns it."""
@@ -198,18 +208,19 @@ class Pipeline:
 
     # -- through -------------------------------------------------------------------------------------
     def run_chain(self, event_id: int) -> list[tuple[str, runner.Outcome]]:
-        """Every step in chain order, stopping where an outcome says so (as the tasks do)."""
+        """Every stage in chain order, stopping where an outcome says so (as the tasks do)."""
         ran = []
         for task_name in dispatch.PIPELINE:
-            name = step_of(task_name)
-            outcome = runner.run_step(self.db, self.settings, name, steps.STEPS[name], event_id)
-            ran.append((name, outcome))
+            stage = stage_of_task(task_name)
+            outcome = runner.run_stage(self.db, self.settings, stage, steps.STEPS, event_id)
+            ran.append((stage, outcome))
             if outcome.stop:
                 break
         return ran
 
     def run_step(self, name: str, event_id: int) -> runner.Outcome:
-        return runner.run_step(self.db, self.settings, name, steps.STEPS[name], event_id)
+        """Run the stage of logical step ``name`` (``actions`` → ``bill``), as its task would."""
+        return runner.run_stage(self.db, self.settings, runner.stage_of(name), steps.STEPS, event_id)
 
     def process(self, envelope: dict[str, Any], **kwargs: Any) -> int:
         """Push, then run the chain; returns the inbox id."""
@@ -237,9 +248,14 @@ class Pipeline:
             return runs
 
     def actions_output(self, event_id: int) -> dict[str, Any]:
-        runs = [r for r in self.step_runs(event_id) if r.step == "actions" and r.status == "ok"]
-        assert runs, "no successful actions step"
-        return runs[-1].output
+        """The results of the latest run of each billing action, and the notices the rules decided."""
+        runs = self.step_runs(event_id)
+        actions = [r for r in runs if r.step == "actions" and r.status == "ok"]
+        assert actions, "no successful actions step"
+        latest = {r.output["index"]: r.output["result"] for r in actions if r.output.get("result")}
+        [*_, rules] = [r for r in runs if r.step == "rules" and r.status == "ok"]
+        notices = [a["params"] for a in rules.output["actions"] if a["kind"] == "notify"]
+        return {"results": [latest[i] for i in sorted(latest)], "notify": notices}
 
     def issuances(self) -> list[Issuance]:
         with self.db.unit_of_work() as session:
@@ -261,13 +277,13 @@ class Pipeline:
             session.expunge_all()
             return rows
 
-    def links(self, from_kind: str, from_key: str) -> list[tuple[str, str]]:
+    def links(self, from_kind: str, from_key: str, tenant: Tenant | None = None) -> list[tuple[str, str]]:
         """(relation, mirrored document number) for the links of one business object."""
         with self.db.unit_of_work() as session:
             rows = session.execute(
                 select(Link.relation, Document.number)
                 .join(Document, Document.id == cast(Link.to_key, BigInteger))
-                .where(Link.integration_id == self.tenant.id, Link.from_kind == from_kind,
+                .where(Link.integration_id == (tenant or self.tenant).id, Link.from_kind == from_kind,
                        Link.from_key == from_key)
                 .order_by(Link.id))
             return [(relation, number) for relation, number in rows]
@@ -275,6 +291,19 @@ class Pipeline:
     def event_count(self) -> int:
         with self.db.unit_of_work() as session:
             return session.scalar(select(func.count(Event.id)))
+
+    def sale_key(self, sale_id: str, store_id: int | None = None) -> str:
+        """The ``from_key`` of a sale's links: sale ids are unique per store only."""
+        return sale_key(self.tenant.store_id if store_id is None else store_id, sale_id)
+
+    def sale_links(self, sale_id: str, store_id: int | None = None,
+                   tenant: Tenant | None = None) -> list[tuple[str, str]]:
+        return self.links("sale", self.sale_key(sale_id, store_id), tenant)
+
+    def sale_ref(self, sale_id: str, *, store_id: int | None = None, tenant: Tenant | None = None) -> str:
+        """The external reference of a sale's invoice: integration tag, store and sale id."""
+        tenant = tenant or self.tenant
+        return sale_reference(tenant.id, tenant.store_id if store_id is None else store_id, sale_id)
 
     # -- out: the simulator --------------------------------------------------------------------------
     def documents(self, api_key: str | None = None, *, type: str | None = None) -> list[dict]:
