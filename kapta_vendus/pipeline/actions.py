@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from kapta_vendus.events.errors import Rejection
+from kapta_vendus.masterdata.sales import use_mapped_client
 from kapta_vendus.pipeline import context as c
 from kapta_vendus.pipeline.issuance import Issued, issue_once, previous_issuance
 from kapta_vendus.pipeline.mirror import link, linked_documents, upsert_document
@@ -72,7 +73,7 @@ def _sale_key(ctx: StepContext, sale_id: str) -> str:
 
 def issue_document(ctx: StepContext, params: dict[str, Any]) -> dict[str, Any]:
     mapped = c.mapped_sale(ctx)
-    payload = build_document_payload(mapped, params["document_type"])
+    payload = use_mapped_client(ctx, build_document_payload(mapped, params["document_type"]))
     issued = issue_once(ctx.db, c.vendus(ctx), integration_id=ctx.integration_id, event_id=ctx.event_id,
                         business_key=_sale_key(ctx, mapped.sale.sale_id), kind="issue_document",
                         payload=payload, mode=mapped.mode)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Event, Integration, StepRun, utcnow
 from kapta_vendus.db.session import Database, on_commit
+from kapta_vendus.destinations.outbox import record_outcome
 from kapta_vendus.events.errors import Rejection
 from kapta_vendus.logs import redact
 
@@ -119,6 +120,7 @@ def _record(db: Database, ctx: StepContext, step: str, started, t0: float, *, st
             event.last_error = error
         if finish is not None and event.status not in FINISHED:
             event.status, event.finished_at = finish, utcnow()
+            record_outcome(session, event)  # outbox: deliveries and emails commit with the final state
             if finish == "rejected":
                 _announce(session, event)
 
@@ -138,6 +140,7 @@ def mark_dead(db: Database, event_id: int, error: BaseException) -> None:
         if event is not None and event.status not in FINISHED:
             event.status, event.finished_at = "dead", utcnow()
             event.last_error = _error_text(error)
+            record_outcome(session, event)
             _announce(session, event)
 
 

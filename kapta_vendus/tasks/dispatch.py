@@ -33,3 +33,11 @@ def enqueue_event(event_id: int, *, start_at: str | None = None) -> None:
 
 def enqueue_notification(event_id: int) -> None:
     app.signature("kapta.notify.event", args=(event_id,), immutable=True).apply_async()
+
+
+def enqueue_delivery(delivery_id: int) -> None:
+    app.signature("kapta.outbound.deliver", args=(delivery_id,), immutable=True).apply_async()
+
+
+def enqueue_email(email_id: int) -> None:
+    app.signature("kapta.outbound.email", args=(email_id,), immutable=True).apply_async()
