@@ -31,6 +31,13 @@ EVERY_VARIABLE = {
     "KAPTA_SWEEP_INTERVAL": ("30", 30),
     "KAPTA_SWEEP_GRACE": ("90", 90),
     "KAPTA_LANGUAGE": ("en", "en"),
+    "KAPTA_DELIVERY_TIMEOUT": ("2", 2.0),
+    "KAPTA_DELIVERY_HORIZON_HOURS": ("24", 24.0),
+    "KAPTA_DELIVERY_BACKOFF": ("5", 5.0),
+    "KAPTA_DELIVERY_COOLDOWN": ("10", 10.0),
+    "KAPTA_DELIVERY_SWEEP_INTERVAL": ("5", 5),
+    "KAPTA_SMTP_URL": ("smtp://mail:pw@mx:587", "smtp://mail:pw@mx:587"),
+    "KAPTA_SMTP_FROM": ("faturas@example.pt", "faturas@example.pt"),
 }
 
 
