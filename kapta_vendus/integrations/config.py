@@ -13,7 +13,7 @@ from kapta_vendus.events.errors import Rejection
 from kapta_vendus.pipeline.mapping import IntegrationMapping
 from kapta_vendus.pipeline.rules import compile_rules
 
-SECTIONS = ("mapping", "rules", "notifications", "events", "limits")
+SECTIONS = ("mapping", "rules", "notifications", "events", "limits", "email")
 SELECTION_KEYS = ("types", "stores", "registers")
 
 
@@ -101,6 +101,9 @@ def validate_config(config: dict[str, Any], *, mode: str | None = None) -> None:
         if not isinstance(channel, dict) or not channel.get("url"):
             problems.append(f"notifications.channels[{i}].url: required")
     problems.extend(_limit_problems(config.get("limits")))
+    from kapta_vendus.email.settings import email_problems
+
+    problems.extend(email_problems(config.get("email")))
     if problems:
         raise Rejection(problems)
 
