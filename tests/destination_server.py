@@ -41,7 +41,7 @@ class DestinationServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - the http.server spelling
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
                 if outer.hang_seconds:
                     time.sleep(outer.hang_seconds)

@@ -46,7 +46,7 @@ def run(pipeline, envelope) -> int:
 def test_document_issued_is_signed_carries_the_invoice_and_keeps_its_webhook_id_across_retries(
         pipeline, envelopes, deliveries_enqueued):
     with DestinationServer(fail_times=2, fail_status=503) as server:
-        dest_id, secret = add_destination(pipeline, server.url)
+        _, secret = add_destination(pipeline, server.url)
         server.secret = secret
         settings = pipeline.settings.replace(delivery_backoff=0.01, delivery_timeout=2.0)
         run(pipeline, envelopes.sale_completed(sale_id="S-1"))
@@ -159,7 +159,7 @@ def test_customer_upserted_twice_and_an_older_version_make_one_vendus_client(pip
     # A sale of that customer names the mapped client instead of repeating its data.
     run(pipeline, envelopes.sale_completed(sale_id="S-8", customer={"name": "M. Silva", "fiscal_id": "501964843",
                                                                      "customer_id": "C-9"}))
-    docs = [d for d in simulator.state.accounts[pipeline.tenant.api_key].docs.values()]
+    docs = list(simulator.state.accounts[pipeline.tenant.api_key].docs.values())
     assert docs[-1]["client"]["id"] == clients[0]["id"]
 
 
