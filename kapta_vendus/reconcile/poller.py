@@ -34,6 +34,7 @@ from kapta_vendus.integrations.service import get_integration
 from kapta_vendus.pipeline.inbox import store_event
 from kapta_vendus.pipeline.mirror import fingerprint, link, upsert_document
 from kapta_vendus.pipeline.payloads import sale_id_from_reference
+from kapta_vendus.reconcile.catalog_changes import poll_catalog
 from kapta_vendus.reconcile.changes import (
     CREATION_EVENTS,
     INVOICE_TYPES,
@@ -100,6 +101,7 @@ def poll_store(db: Database, settings: Settings, integration_id: str, store_id: 
             result.run_id = run.run_id
             try:
                 _poll(db, tenant, store_id, client, run, policy, enqueue, now or utcnow())
+                run.counts.update(poll_catalog(db, tenant, store_id, client, enqueue, now))  # clients, products
             finally:
                 result.counts = dict(run.counts)
     return result
