@@ -31,7 +31,9 @@ class DestinationServer:
     fail_times: int = 0
     fail_status: int = 500
     hang_seconds: float = 0.0
+    hang_times: int = 0  # hang only the first N requests (0: every request, when hang_seconds is set)
     received: list[Received] = field(default_factory=list)
+    arrived: int = 0  # requests that reached the handler (counted before any hang)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -43,7 +45,10 @@ class DestinationServer:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
-                if outer.hang_seconds:
+                with outer._lock:
+                    outer.arrived += 1
+                    hang = outer.hang_seconds and (not outer.hang_times or outer.arrived <= outer.hang_times)
+                if hang:
                     time.sleep(outer.hang_seconds)
                 try:
                     Webhook(outer.secret).verify(body, dict(self.headers))

@@ -77,7 +77,7 @@ def claim(db: Database, settings: Settings, delivery_id: int, *, force: bool = F
             delivery.status, delivery.last_error = "dead", f"destination {destination.status}"
             return "destination disabled"
         if destination.circuit_open_until and _aware(destination.circuit_open_until) > now:
-            delivery.next_attempt_at = destination.circuit_open_until
+            delivery.next_attempt_at, delivery.queued_at = destination.circuit_open_until, None
             return "circuit open"
         if destination.rate_limit_per_minute:
             recent = session.scalar(select(func.count()).select_from(Delivery).where(
@@ -85,6 +85,7 @@ def claim(db: Database, settings: Settings, delivery_id: int, *, force: bool = F
                 Delivery.last_attempt_at > now - timedelta(minutes=1)))
             if recent >= destination.rate_limit_per_minute:
                 delivery.next_attempt_at = now + timedelta(seconds=60 / destination.rate_limit_per_minute)
+                delivery.queued_at = None
                 return "rate limited"
         delivery.attempts += 1
         delivery.last_attempt_at = now
@@ -112,6 +113,7 @@ def record(db: Database, settings: Settings, taken: Claim, attempt: Attempt) -> 
         destination = session.scalar(select(Destination).where(Destination.id == delivery.destination_id)
                                      .with_for_update())
         delivery.last_status_code, delivery.last_response_excerpt = attempt.status_code, attempt.excerpt
+        delivery.queued_at = None  # this try is over: the sweep may send the next one as soon as it is due
         delivery.last_error = attempt.error or (None if attempt.status_code and attempt.status_code < 300
                                                 else f"HTTP {attempt.status_code}")
         verdict = policy.judge(attempt.status_code, attempt.retry_after, attempts=delivery.attempts,
