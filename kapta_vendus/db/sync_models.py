@@ -128,3 +128,7 @@ class CustomerEmail(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# What an integration's purge erases, in an order its foreign keys allow (deliveries before destinations).
+SYNC_HISTORY = (Delivery, Destination, MasterDataLink, CustomerEmail)

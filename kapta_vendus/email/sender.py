@@ -10,6 +10,7 @@ Failures are retried with backoff; after the last try the row is ``failed`` and 
 from __future__ import annotations
 
 import base64
+import logging
 import smtplib
 from collections.abc import Callable
 from datetime import timedelta
@@ -28,6 +29,7 @@ from kapta_vendus.integrations.clients import client_for
 from kapta_vendus.integrations.service import _aware, get_integration
 from kapta_vendus.logs import redact
 
+log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 LEASE = timedelta(minutes=5)
 NAMES = {"FT": ("Fatura", "Invoice"), "FR": ("Fatura-recibo", "Invoice-receipt"),
@@ -106,6 +108,7 @@ def _failed(db: Database, settings: Settings, email_id: int, attempts: int, erro
         row.last_error = error
         if attempts >= MAX_ATTEMPTS:
             row.status = "failed"
+            log.error("document %s could not be emailed after %d tries: %s", row.document_number, attempts, error)
             session.add(Alert(integration_id=row.integration_id, kind="email_failed",
                               key=f"{row.document_vendus_id}:{row.recipient}",
                               details={"document": row.document_number, "error": error}))
