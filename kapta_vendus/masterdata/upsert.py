@@ -10,6 +10,7 @@ Vendus already, is adopted rather than duplicated (Vendus refuses a second clien
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from kapta_vendus.integrations.service import get_integration
 from kapta_vendus.masterdata.links import locked_link
 from kapta_vendus.masterdata.vendus_payloads import client_body, fingerprint, product_body, real_nif
 from kapta_vendus.pipeline import context as c
+from kapta_vendus.pipeline.mapping import IntegrationMapping
 from kapta_vendus.pipeline.runner import StepContext, StepResult
 from kapta_vendus.vendus import VendusClient, VendusRejected
 
@@ -64,7 +66,7 @@ def upsert(ctx: StepContext, kind: str, data: dict[str, Any], version: datetime)
         else:
             vendus_id, action = _write_product(client, link.vendus_id, body)
             link.details = {"kind": data.get("kind") or "goods"}
-            _point_mapping(session, ctx.integration_id, key, vendus_id)
+            _point_mapping(session, ctx.integration_id, key, vendus_id, data.get("kind") or "goods")
         link.vendus_id, link.version, link.fingerprint = vendus_id, version, digest
         return UpsertOutcome(kind, key, vendus_id, action)
 
@@ -128,12 +130,15 @@ def _unit_id(client: VendusClient, unit: Any) -> int:
     raise Rejection([f"data.unit: no Vendus unit titled {unit!r}"])
 
 
-def _point_mapping(session, integration_id: str, reference: str, vendus_id: int) -> None:
-    """The integration's product mapping follows: sales naming the reference use this product."""
+def _point_mapping(session, integration_id: str, reference: str, vendus_id: int, kind: str) -> None:
+    """The integration's product mapping follows: sales naming the reference use this product, and
+    (where the mapping knows per-product kinds) are goods or services as the product is."""
     integration = get_integration(session, integration_id)
     config = dict(integration.config or {})
     mapping = dict(config.get("mapping") or {})
-    products = {**(mapping.get("products") or {}), reference: vendus_id}
-    if (mapping.get("products") or {}).get(reference) != vendus_id:
-        config["mapping"] = {**mapping, "products": products}
+    wanted = {"products": {**(mapping.get("products") or {}), reference: vendus_id}}
+    if "product_kinds" in {f.name for f in dataclasses.fields(IntegrationMapping)}:
+        wanted["product_kinds"] = {**(mapping.get("product_kinds") or {}), reference: kind}
+    if any(mapping.get(name) != value for name, value in wanted.items()):
+        config["mapping"] = {**mapping, **wanted}
         integration.config = config

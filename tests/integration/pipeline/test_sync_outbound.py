@@ -185,3 +185,9 @@ def test_product_upserted_creates_then_patches_by_reference_and_the_mapping_poin
 
         config = session.get(Integration, pipeline.tenant.id).config
         assert config["mapping"]["products"]["BOLO"] == products[0]["id"]
+    from dataclasses import fields
+
+    from kapta_vendus.pipeline.mapping import IntegrationMapping
+
+    if "product_kinds" in {f.name for f in fields(IntegrationMapping)}:  # where the mapping has kinds
+        assert config["mapping"]["product_kinds"]["BOLO"] == "service"
