@@ -61,7 +61,7 @@ def test_document_issued_is_signed_carries_the_invoice_and_keeps_its_webhook_id_
         assert body["type"] == "document.issued" and body["integration"] == pipeline.tenant.name
         doc = body["data"]["document"]
         assert body["data"]["sale_id"] == "S-1" and doc["number"].startswith("FS ")
-        assert doc["atcud"] and doc["amount_gross"] == "2.90"
+        assert doc["atcud"] and doc["qrcode_data"] and doc["amount_gross"] == "2.90"
         with pipeline.db.unit_of_work() as session:
             row = session.get(Delivery, delivery_id)
             assert (row.status, row.attempts, row.last_status_code) == ("delivered", 3, 204)
@@ -191,3 +191,27 @@ def test_product_upserted_creates_then_patches_by_reference_and_the_mapping_poin
 
     if "product_kinds" in {f.name for f in fields(IntegrationMapping)}:  # where the mapping has kinds
         assert config["mapping"]["product_kinds"]["BOLO"] == "service"
+
+
+def test_rate_limit_and_circuit_breaker_defer_without_a_request(pipeline, envelopes, deliveries_enqueued):
+    with DestinationServer(fail_times=100) as server:
+        dest_id, server.secret = add_destination(pipeline, server.url, rate_limit_per_minute=1)
+        run(pipeline, envelopes.sale_completed(sale_id="S-9"))
+        run(pipeline, envelopes.sale_completed(sale_id="S-10"))
+        first, second = deliveries_enqueued
+        assert sender.deliver(pipeline.db, pipeline.settings, first) == "retry"
+        assert sender.deliver(pipeline.db, pipeline.settings, second, force=True) == "rate limited"
+        assert len(server.received) == 1
+
+        with pipeline.db.unit_of_work() as session:
+            destination = session.get(Destination, dest_id)
+            destination.rate_limit_per_minute = None
+        settings = pipeline.settings.replace(delivery_cooldown=60)
+        for _ in range(4):  # failures 2..5: the fifth in a row opens the circuit
+            assert sender.deliver(pipeline.db, settings, first, force=True) == "retry"
+        assert sender.deliver(pipeline.db, settings, second, force=True) == "circuit open"
+        assert len(server.received) == 5  # the open circuit sent nothing
+        with pipeline.db.unit_of_work() as session:
+            delivery = session.get(Delivery, second)
+            assert delivery.attempts == 0 and delivery.next_attempt_at >= session.get(
+                Destination, dest_id).circuit_open_until
