@@ -215,3 +215,17 @@ def test_rate_limit_and_circuit_breaker_defer_without_a_request(pipeline, envelo
             delivery = session.get(Delivery, second)
             assert delivery.attempts == 0 and delivery.next_attempt_at >= session.get(
                 Destination, dest_id).circuit_open_until
+
+
+def test_a_dead_event_is_reported_as_event_dead(pipeline, envelopes, deliveries_enqueued):
+    from kapta_vendus.pipeline import runner
+
+    with DestinationServer() as server:
+        _, server.secret = add_destination(pipeline, server.url, events=("event.dead",))
+        event_id = pipeline.accept(envelopes.sale_completed(sale_id="S-11"))
+        runner.mark_dead(pipeline.db, event_id, TimeoutError("Vendus did not answer"))
+        (delivery_id,) = deliveries_enqueued
+        assert sender.deliver(pipeline.db, pipeline.settings, delivery_id) == "delivered"
+        body = server.received[0].body
+        assert body["type"] == "event.dead" and body["data"]["event_type"] == "sale.completed"
+        assert "TimeoutError" in body["data"]["last_error"]
