@@ -88,13 +88,11 @@ def messages_for(session: Session, event: Event) -> list[OutboundMessage]:
 
 
 def _issued(session: Session, event: Event, data: dict[str, Any]) -> list[OutboundMessage]:
-    vendus_ids = session.scalars(select(Issuance.vendus_id).where(
-        Issuance.integration_id == event.integration_id, Issuance.event_id == event.id,
-        Issuance.state == "issued", Issuance.vendus_id.is_not(None)).order_by(Issuance.id)).all()
-    if not vendus_ids:
-        return []
-    docs = session.scalars(select(Document).where(
-        Document.integration_id == event.integration_id, Document.vendus_id.in_(vendus_ids))).all()
+    # The documents this event issued: its issuances joined to their mirror rows, in one query.
+    docs = session.scalars(select(Document).join(Issuance, (Issuance.vendus_id == Document.vendus_id)
+                                                 & (Issuance.integration_id == Document.integration_id))
+                           .where(Issuance.integration_id == event.integration_id, Issuance.event_id == event.id,
+                                  Issuance.state == "issued").order_by(Issuance.id)).all()
     customer = data.get("customer") if isinstance(data.get("customer"), dict) else None
     out = []
     for doc in docs:

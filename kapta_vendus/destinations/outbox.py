@@ -58,26 +58,27 @@ def enqueue_messages(session: Session, integration_id: str, integration_name: st
                      destinations: Iterable[Destination], messages: list[OutboundMessage], *,
                      source_event_id: int | None = None) -> list[int]:
     created: list[Delivery] = []
-    for destination in destinations:
-        wanted = [m for m in messages if wants(destination, m)]
-        if not wanted:
-            continue
-        known = set(session.scalars(select(Delivery.dedup_key).where(
-            Delivery.destination_id == destination.id,
-            Delivery.dedup_key.in_([m.dedup_key for m in wanted]))))
-        for message in wanted:
-            if message.dedup_key in known:
-                continue  # the same fact was already reported to this destination
-            webhook_id = new_webhook_id()
-            body = json.dumps({"id": webhook_id, "type": message.type, "occurred_at": utcnow().isoformat(),
-                               "integration": integration_name, "store_id": message.store_id,
-                               "data": message.data}, separators=(",", ":"), default=str)
-            delivery = Delivery(integration_id=integration_id, destination_id=destination.id,
-                                webhook_id=webhook_id, event_type=message.type, dedup_key=message.dedup_key,
-                                source_event_id=source_event_id, body=body, next_attempt_at=utcnow(),
-                                queued_at=utcnow())
-            session.add(delivery)
-            created.append(delivery)
+    wanted = [(d, m) for d in destinations for m in messages if wants(d, m)]
+    if not wanted:
+        return []
+    # One query for every destination: which of these facts each was already told of.
+    rows = session.execute(select(Delivery.destination_id, Delivery.dedup_key).where(
+        Delivery.destination_id.in_({d.id for d, _ in wanted}),
+        Delivery.dedup_key.in_({m.dedup_key for _, m in wanted})))
+    known = {(destination_id, dedup_key) for destination_id, dedup_key in rows}
+    for destination, message in wanted:
+        if (destination.id, message.dedup_key) in known:
+            continue  # the same fact was already reported to this destination
+        webhook_id = new_webhook_id()
+        body = json.dumps({"id": webhook_id, "type": message.type, "occurred_at": utcnow().isoformat(),
+                           "integration": integration_name, "store_id": message.store_id,
+                           "data": message.data}, separators=(",", ":"), default=str)
+        delivery = Delivery(integration_id=integration_id, destination_id=destination.id,
+                            webhook_id=webhook_id, event_type=message.type, dedup_key=message.dedup_key,
+                            source_event_id=source_event_id, body=body, next_attempt_at=utcnow(),
+                            queued_at=utcnow())
+        session.add(delivery)
+        created.append(delivery)
     if not created:
         return []
     session.flush()
