@@ -14,7 +14,16 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from kapta_vendus.db.models import Document, Event, Issuance, Link, ReconciliationRun, StepRun
+from kapta_vendus.db.models import (
+    Document,
+    Event,
+    IntegrationStore,
+    Issuance,
+    Link,
+    ReconciliationRun,
+    StepRun,
+)
+from kapta_vendus.pipeline.references import sale_reference
 
 
 def _page(session: Session, query: Select, page: int, page_size: int) -> dict[str, Any]:
@@ -50,8 +59,12 @@ def search_events(session: Session, integration_id: str, args: dict[str, Any]) -
         query = query.where(Event.received_at < args["received_to"])
     if args.get("external_reference"):
         ref = args["external_reference"]
-        keys, ids = _document_event_keys(session, integration_id, Document.external_reference == ref)
-        keys |= {f"sale:{ref}", f"document:{ref}"}
+        # A sale id is also found through our references and keys, which name the store.
+        stores = list(session.scalars(select(IntegrationStore.store_id).where(
+            IntegrationStore.integration_id == integration_id)))
+        refs = [ref, *(sale_reference(integration_id, store, ref) for store in stores)]
+        keys, ids = _document_event_keys(session, integration_id, Document.external_reference.in_(refs))
+        keys |= {f"sale:{ref}", f"document:{ref}", *(f"sale:{store}:{ref}" for store in stores)}
         query = query.where(or_(Event.external_id == ref, Event.business_key.in_(keys), Event.id.in_(ids)))
     if args.get("document_number"):
         number = args["document_number"]

@@ -28,6 +28,12 @@ def first_wave(run: str, lisbon: int, funchal: int) -> list[tuple[str, dict[str,
              "unit_price": "45.00", "tax": "ISE", "exemption": "M07"}]
     madeira = [{"reference": "BOLO", "title": "Bolo do caco", "qty": "2", "unit_price": "2.50", "tax": "INT"},
                {"reference": "PONCHA", "title": "Poncha", "qty": "2", "unit_price": "3.00", "tax": "NOR"}]
+    # A service over 100 EUR is never an FS (CIVA 40(1)), and a customer who gives name and address
+    # without a NIF still gets them on the document (pt-invoicing-rules §3).
+    service = [{"reference": "CATER-EVT", "title": "Serviço de catering (evento)", "qty": "1",
+                "unit_price": "150.00", "tax": "NOR", "kind": "service"}]
+    named = [{"reference": "BOLO-CASAM", "title": "Bolo de casamento", "qty": "1", "unit_price": "320.00",
+              "tax": "INT"}]
     order = [{"reference": "BOLO-ANIV", "title": "Bolo de aniversário", "qty": "1", "unit_price": "60.00",
               "tax": "INT"}]
     return [
@@ -41,6 +47,12 @@ def first_wave(run: str, lisbon: int, funchal: int) -> list[tuple[str, dict[str,
                                            {"name": "Ana Silva", "fiscal_id": "123456789"})),
         ("Madeira store sale", _sale(f"evt_{run}_madeira", funchal, f"{run}-F-0001", madeira,
                                      [{"method": "cash", "amount": "11.00", "status": "paid"}], "paid")),
+        ("services sale over 100 €", _sale(f"evt_{run}_service", lisbon, f"{run}-L-0005", service,
+                                           [{"method": "card", "amount": "150.00", "status": "paid"}], "paid")),
+        ("named customer, no NIF", _sale(f"evt_{run}_named", lisbon, f"{run}-L-0006", named,
+                                         [{"method": "card", "amount": "320.00", "status": "paid"}], "paid",
+                                         {"name": "Maria Santos", "address": "Rua Augusta 10",
+                                          "postalcode": "1100-053", "city": "Lisboa"})),
         ("order on credit", _sale(f"evt_{run}_credit", lisbon, f"{run}-L-0004", order,
                                   [{"method": "transfer", "amount": "60.00", "status": "pending"}], "pending",
                                   {"name": "Rui Costa", "fiscal_id": "100000002"})),

@@ -22,6 +22,7 @@ class EventType(StrEnum):
     PAYMENT_CONFIRMED = "payment.confirmed"
     SALE_REFUNDED = "sale.refunded"
     DOCUMENT_CANCELLED = "document.cancelled"
+    SALE_CUSTOMER_CHANGED = "sale.customer_changed"
     # Master data (issue: keep other systems in sync): into Vendus, and changes polled back from it.
     CUSTOMER_UPSERTED = "customer.upserted"
     PRODUCT_UPSERTED = "product.upserted"
@@ -48,6 +49,7 @@ CATALOGUE: Mapping[EventType, EventInfo] = {
         EventInfo(EventType.PAYMENT_CONFIRMED, "pagamentos confirmados", "Payment confirmed", False),
         EventInfo(EventType.SALE_REFUNDED, "devoluções, notas de crédito", "Sale refunded", False),
         EventInfo(EventType.DOCUMENT_CANCELLED, "cancelamentos", "Document cancelled", True),
+        EventInfo(EventType.SALE_CUSTOMER_CHANGED, "correção do adquirente", "Sale customer changed", False),
         EventInfo(EventType.CUSTOMER_UPSERTED, "cliente criado ou alterado", "Customer upserted", False),
         EventInfo(EventType.PRODUCT_UPSERTED, "produto criado ou alterado", "Product upserted", False),
         EventInfo(EventType.CUSTOMER_CHANGED, "cliente alterado no Vendus", "Customer changed in Vendus", False),

@@ -34,6 +34,7 @@ TAX_CODES = ("NOR", "INT", "RED", "ISE")
 EXEMPT_TAX = "ISE"
 PAYMENT_STATUSES = ("paid", "partial", "pending")
 PAYMENT_LINE_STATUSES = ("paid", "pending")
+LINE_KINDS = ("goods", "service")  # CIVA 40(1): the FS limit depends on it; sent as type_id P / S
 
 
 def _one_of(choices: tuple[str, ...]) -> validate.OneOf:
@@ -89,6 +90,7 @@ class SaleLineSchema(_Base):
     discount_percentage = Percentage(load_default=None, allow_none=True)
     # Not in the contract's table: an optional grouping that rules may test (``categories``).
     category = _optional_text(max_length=100)
+    kind = fields.String(load_default=None, allow_none=True, validate=_one_of(LINE_KINDS))
 
     @validates_schema(skip_on_field_errors=False, pass_original=True)
     def _exemption_goes_with_ise(self, data: Mapping[str, Any], original: Any, **kwargs: Any) -> None:
@@ -164,6 +166,15 @@ class SaleRefundedSchema(_Base):
     )
 
 
+class SaleCustomerChangedSchema(_Base):
+    """The customer asks for their data on the invoice after the sale (reference/events.md)."""
+
+    sale_id = Text(required=True, max_length=100)
+    change_id = Text(required=True, max_length=100)
+    customer = fields.Nested(CustomerSchema, required=True)
+    reason = Text(max_length=1000, load_default="Correção dos dados do adquirente")
+
+
 # --- events that carry a Vendus document ---------------------------------------------------------
 
 
@@ -193,6 +204,7 @@ DATA_SCHEMAS: Mapping[EventType, type[Schema]] = {
     EventType.RECEIPT_ISSUED: VendusDocumentSchema,
     EventType.CREDIT_NOTE_ISSUED: VendusDocumentSchema,
     EventType.DOCUMENT_CANCELLED: VendusDocumentSchema,
+    EventType.SALE_CUSTOMER_CHANGED: SaleCustomerChangedSchema,
 }
 
 

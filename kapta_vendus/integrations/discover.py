@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kapta_vendus.pipeline.civa import region_of_postal_code
 from kapta_vendus.vendus import VendusClient
 
 # POS method name → Vendus payment-method types that fit it, best first.
@@ -24,7 +25,8 @@ METHOD_TYPES: dict[str, tuple[str, ...]] = {
     "cheque": ("CH",),
     "credit": ("DNP",),
 }
-REGION_OF_STORE_FIELD = "region"  # present on simulator stores; real accounts: set it in the mapping
+# Vendus has no per-store region: the tax region is proposed from the store's postal code
+# (9000-9399 Madeira, 9500-9999 Azores; vendus-api §3.4) and can be overridden in the mapping.
 
 
 class UnknownStore(ValueError):
@@ -58,5 +60,4 @@ def discover_mapping(client: VendusClient, stores: list[int], mode: str) -> dict
 
 
 def _region(store: dict[str, Any]) -> str:
-    region = str(store.get(REGION_OF_STORE_FIELD) or "").lower()
-    return region if region in ("mainland", "madeira", "azores") else "mainland"
+    return region_of_postal_code(store.get("postalcode")) or "mainland"

@@ -25,8 +25,8 @@ from kapta_vendus.pipeline.payloads import (
     build_document_payload,
     build_receipt_payload,
     build_sale_receipt_payload,
-    receipt_reference,
 )
+from kapta_vendus.pipeline.references import receipt_reference, sale_key, sale_reference
 from kapta_vendus.pipeline.rules import compile_rules, plan_actions
 
 PENDING_FT = "FT <to be issued>"
@@ -73,7 +73,12 @@ def _action(session: Session, integration: Integration, event, mapping: Integrat
                              "rejected": None}
     try:
         if kind == "issue_document":
-            entry["payload"] = build_document_payload(map_sale(event.sale, mapping), params["document_type"])
+            sale = event.sale
+            entry["payload"] = build_document_payload(
+                map_sale(sale, mapping), params["document_type"],
+                external_reference=sale_reference(integration.id, sale.store_id, sale.sale_id))
+            if any(line.tax == "ISE" for line in sale.lines):
+                entry["note"] = "exemption codes and law texts are checked against the Vendus account when issued"
         elif kind == "issue_receipt":
             entry.update(_receipt(session, integration, event, mapping, params))
         elif kind == "issue_credit_note":
@@ -90,8 +95,8 @@ def _action(session: Session, integration: Integration, event, mapping: Integrat
     return entry
 
 
-def _open_invoices(session: Session, integration: Integration, sale_id: str) -> list[Any]:
-    return [d for d in linked_documents(session, integration.id, "sale", sale_id, "invoiced_by",
+def _open_invoices(session: Session, integration: Integration, store_id: int, sale_id: str) -> list[Any]:
+    return [d for d in linked_documents(session, integration.id, "sale", sale_key(store_id, sale_id), "invoiced_by",
                                         types=("FT", "FR", "FS")) if d.status == "N"]
 
 
@@ -101,21 +106,21 @@ def _receipt(session, integration, event, mapping, params) -> dict[str, Any]:
         return {"payload": build_sale_receipt_payload(mapped, PENDING_FT),
                 "note": "settles the FT issued by the action before it"}
     payment = event.payment
-    invoices = [d for d in _open_invoices(session, integration, payment.sale_id) if d.type == "FT"]
+    invoices = [d for d in _open_invoices(session, integration, event.store_id, payment.sale_id) if d.type == "FT"]
     numbers = [d.number for d in invoices] or [PENDING_FT]
     payload = build_receipt_payload(
         numbers, Decimal(str(params.get("amount") or payment.amount)),
         mapping.method_id(params.get("method") or payment.method),
         register_id=(invoices[0].register_id if invoices else None) or mapping.register_for(event.store_id),
         mode=mapping.mode, date=payment.confirmed_at.astimezone(mapping.timezone_for(event.store_id)).date(),
-        external_reference=receipt_reference(payment.sale_id, payment.payment_id))
+        external_reference=receipt_reference(integration.id, event.store_id, payment.sale_id, payment.payment_id))
     note = None if invoices else f"sale {payment.sale_id} has no open FT here yet: the step would wait and retry"
     return {"payload": payload, "note": note}
 
 
 def _credit_note(session, integration, event, mapping, params) -> dict[str, Any]:
     refund = event.refund
-    invoices = _open_invoices(session, integration, refund.sale_id)
+    invoices = _open_invoices(session, integration, event.store_id, refund.sale_id)
     original = invoices[0].raw if invoices else None
     if not original or not original.get("items"):
         return {"note": f"needs the rows of sale {refund.sale_id}'s invoice, which only Vendus has "

@@ -21,6 +21,7 @@ class ActionKind(StrEnum):
     ISSUE_RECEIPT = "issue_receipt"
     ISSUE_CREDIT_NOTE = "issue_credit_note"
     CANCEL_RECEIPT = "cancel_receipt"
+    REISSUE_TO_CUSTOMER = "reissue_to_customer"
     NOTIFY = "notify"
     LINK_ONLY = "link_only"
 
@@ -75,6 +76,7 @@ _PARAMS: Mapping[ActionKind, Mapping[str, tuple[bool, Any]]] = {
     },
     ActionKind.ISSUE_CREDIT_NOTE: {"reason": (False, _text)},
     ActionKind.CANCEL_RECEIPT: {"reason": (False, _text), "document_number": (False, _text)},
+    ActionKind.REISSUE_TO_CUSTOMER: {"reason": (False, _text)},
     ActionKind.NOTIFY: {"template": (False, _text), "channel": (False, _text), "lang": (False, _lang)},
     ActionKind.LINK_ONLY: {},
 }
@@ -105,11 +107,15 @@ def make_action(kind: Any, params: Mapping[str, Any] | None = None) -> Action:
 
 
 def sale_document_type(sale: Sale, fs_limit: Decimal) -> str | None:
-    """The default document for a paid sale (FR or FS), or None when it is not paid in full."""
+    """The default document for a paid sale (FR or FS), or None when it is not paid in full.
+
+    ``fs_limit`` is the limit CIVA 40(1) allows for this sale (civa.legal_fs_limit: its kinds and
+    buyer), already capped by the integration's own limit.
+    """
     if sale.payment_status != "paid":
         return None
-    if sale.has_nif:
-        return "FR"  # the customer asked for their NIF: a full invoice-receipt to them
+    if sale.has_nif or (sale.customer is not None and sale.customer.identification):
+        return "FR"  # the customer asked for their NIF or name on it: a full invoice-receipt to them
     return "FS" if sale.total <= fs_limit else "FR"  # FR to the anonymous consumer above the limit
 
 
@@ -135,6 +141,8 @@ def default_actions(event: NormalisedEvent, *, fs_limit: Decimal) -> list[Action
         ]
     if event.refund is not None:
         return [Action(ActionKind.ISSUE_CREDIT_NOTE, {"reason": event.refund.reason})]
+    if event.customer_change is not None:
+        return [Action(ActionKind.REISSUE_TO_CUSTOMER, {"reason": event.customer_change.reason})]
     if carries_document(event.type):
         return [
             Action(ActionKind.LINK_ONLY),

@@ -10,25 +10,44 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.pt import nif as pt_nif
 
-from kapta_vendus.events.catalogue import document_status_code
 from kapta_vendus.events.exemptions import INTRA_EU_EXEMPTION, exemption_problem
+from kapta_vendus.pipeline import civa
+from kapta_vendus.pipeline.account_exemptions import REVERSE_CHARGE_CODES, AccountExemption
+from kapta_vendus.pipeline.credit_notes import (  # re-exported: the credit-note plan is a fiscal check too
+    CREDITABLE_TYPES,
+    CreditLine,
+    CreditNotePlan,
+    plan_credit_note,
+)
 from kapta_vendus.pipeline.errors import FiscalRejection
-from kapta_vendus.pipeline.model import FINAL_CONSUMER_NIF, Customer, Refund, Sale, compact_fiscal_id
+from kapta_vendus.pipeline.model import FINAL_CONSUMER_NIF, Customer, Sale, compact_fiscal_id
+
+__all__ = [
+    "CREDITABLE_TYPES",
+    "PAID_AT_ISSUE",
+    "SALE_DOCUMENT_TYPES",
+    "ClientDecision",
+    "CreditLine",
+    "CreditNotePlan",
+    "FiscalClearance",
+    "check_pt_nif",
+    "check_receipt",
+    "check_sale",
+    "plan_credit_note",
+    "resolve_client",
+]
 
 SALE_DOCUMENT_TYPES = ("FT", "FR", "FS")
-CREDITABLE_TYPES = ("FT", "FR", "FS")
 PAID_AT_ISSUE = ("FR", "FS")  # Vendus refuses them without payments; the law says paid at issue
 TAX_CODES = ("NOR", "INT", "RED", "ISE")
-# POS totals and Vendus' own rounding may differ by a cent per document (pt-invoicing-rules §5).
-PAYMENT_TOLERANCE = Decimal("0.01")
 
 # NIF prefixes in use (pt-invoicing-rules §1). "8" is an obsolete range: warned about, not refused.
 _NIF_PREFIXES_1 = frozenset("12356")
@@ -40,7 +59,11 @@ _EU_COUNTRIES = frozenset({cc.upper() for cc in eu_vat.MEMBER_STATES if cc != "x
 
 @dataclass(frozen=True)
 class ClientDecision:
-    """Who the document is addressed to. ``omit``: anonymous final consumer, no client sent."""
+    """Who the document is addressed to. ``omit``: anonymous final consumer, no client sent.
+
+    A customer without a NIF who gave a name, an address or an email is not anonymous: the client
+    is sent with those fields and no ``fiscal_id`` (pt-invoicing-rules §3, events.md).
+    """
 
     omit: bool
     customer: Customer | None = None
@@ -49,28 +72,22 @@ class ClientDecision:
     eu_vat: bool = False  # a valid EU VAT number of another member state (intra-EU B2B)
     warnings: tuple[str, ...] = ()
 
+    @property
+    def taxable(self) -> bool:
+        return civa.is_taxable_buyer(self.fiscal_id, self.country, self.eu_vat)
+
+    @property
+    def identified(self) -> bool:
+        """Name and address are on the document (CIVA 36, invoices of 1,000 EUR or more)."""
+        return self.customer is not None and self.customer.is_named_with_address
+
 
 @dataclass(frozen=True)
 class FiscalClearance:
     document_type: str
     client: ClientDecision
     warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CreditLine:
-    row: int  # 1-based row on the original document
-    qty: Decimal
-    product_id: int | None
-    reference: str | None
-    title: str
-
-
-@dataclass(frozen=True)
-class CreditNotePlan:
-    document_number: str
-    reason: str
-    lines: tuple[CreditLine, ...]
+    settlement: civa.PaymentSettlement | None = None  # FR/FS: how the payments are sent
 
 
 def check_pt_nif(value: str) -> tuple[str, tuple[str, ...]]:
@@ -93,8 +110,11 @@ def check_pt_nif(value: str) -> tuple[str, tuple[str, ...]]:
 def resolve_client(customer: Customer | None) -> ClientDecision:
     """Decide whether and how the customer is sent; raise FiscalRejection for a bad fiscal id."""
     if customer is None or customer.is_final_consumer:
-        # No NIF, or 999999990: the anonymous consumer. Vendus must never receive 999999990.
-        return ClientDecision(omit=True, customer=customer)
+        # No NIF, or 999999990: a consumer. Vendus must never receive 999999990; a consumer who
+        # gave a name, address or email still gets them on the document.
+        country = (customer.country or "PT").upper() if customer else "PT"
+        named = customer is not None and bool(customer.identification)
+        return ClientDecision(omit=not named, customer=customer, country=country)
     country = (customer.country or "PT").upper()
     raw = customer.fiscal_id or ""
     if country == "PT":
@@ -129,9 +149,22 @@ def _foreign_client(customer: Customer, compact: str, country: str) -> ClientDec
     return ClientDecision(**decision, warnings=warnings)
 
 
-def check_sale(sale: Sale, *, document_type: str, fs_limit: Decimal) -> FiscalClearance:
-    """Every check for issuing ``document_type`` for ``sale``; raise FiscalRejection with all reasons."""
+def check_sale(
+    sale: Sale,
+    *,
+    document_type: str,
+    fs_limit: Decimal | None = None,
+    kinds: tuple[str, ...] | None = None,
+    exemptions: Mapping[str, AccountExemption] | None = None,
+    buyer_identification: str = "reject",
+) -> FiscalClearance:
+    """Every check for issuing ``document_type`` for ``sale``; raise FiscalRejection with all reasons.
+
+    ``fs_limit`` is the integration's cap (the legal limit comes from ``kinds`` and the buyer),
+    ``kinds`` the line kinds (goods when not given), ``exemptions`` the account's accepted codes.
+    """
     reasons: list[str] = []
+    warnings: list[str] = []
     if document_type not in SALE_DOCUMENT_TYPES:
         reasons.append(f"document_type: a sale is issued as FT, FR or FS, not {document_type}")
     try:
@@ -139,41 +172,70 @@ def check_sale(sale: Sale, *, document_type: str, fs_limit: Decimal) -> FiscalCl
     except FiscalRejection as exc:
         reasons.extend(exc.reasons)
         client = ClientDecision(omit=True)
+    warnings.extend(client.warnings)
     if not sale.lines:
         reasons.append("lines: a document needs at least one line")
     for index, line in enumerate(sale.lines):
-        where = f"lines[{index}] ({line.title})"
-        if line.tax not in TAX_CODES:
-            reasons.append(f"{where}: tax must be one of {', '.join(TAX_CODES)} (got {line.tax})")
-        if line.tax == "ISE":
-            if not line.exemption:
-                reasons.append(f"{where}: a 0% (ISE) line needs an exemption code (M-code)")
-            elif problem := exemption_problem(line.exemption):
-                reasons.append(f"{where}: {problem}")
-            elif line.exemption == INTRA_EU_EXEMPTION and not client.eu_vat:
-                reasons.append(f"{where}: M16 (intra-EU supply) needs a customer with a valid EU VAT number")
-        elif line.exemption:
-            reasons.append(f"{where}: an exemption code is only allowed on ISE lines")
-        if line.qty <= 0 or line.unit_price <= 0 or line.total <= 0:
-            reasons.append(
-                f"{where}: zero or negative lines are not allowed; use discount_percentage for discounts"
-            )
-        if not Decimal(0) <= line.discount_percentage <= Decimal(100):
-            reasons.append(f"{where}: discount_percentage must be between 0 and 100")
+        reasons.extend(_line_reasons(f"lines[{index}] ({line.title})", line, client, exemptions))
+    settlement = None
     reasons.extend(_payment_reasons(sale, document_type))
+    if document_type in PAID_AT_ISSUE and sale.payment_status == "paid":
+        settlement = civa.settle(sale.total, sale.paid_amount, len(sale.lines))
     total = sale.total
-    if document_type == "FS" and total > fs_limit:
-        reasons.append(f"FS total {total} € is over the FS limit of {fs_limit} €: issue an FR or FT instead")
+    kinds = kinds if kinds is not None else tuple("goods" for _ in sale.lines)
+    if document_type == "FS":
+        limit = civa.legal_fs_limit(kinds, client.taxable, fs_limit)
+        if total > limit:
+            reasons.append(civa.fs_limit_reason(total, limit, kinds, client.taxable))
+    if total >= civa.IDENTIFIED_CONSUMER_THRESHOLD and not client.taxable and not client.identified:
+        problem = (f"customer: an invoice of {total} € to a non-taxable buyer must carry the buyer's name "
+                   "and address (CIVA 36)")
+        if buyer_identification == "warn":
+            warnings.append(f"{problem}; issued without them as this integration allows")
+        else:
+            reasons.append(f"{problem}; send customer.name and customer.address")
     if reasons:
         raise FiscalRejection(reasons)
-    return FiscalClearance(document_type=document_type, client=client, warnings=client.warnings)
+    return FiscalClearance(document_type=document_type, client=client, warnings=tuple(warnings),
+                           settlement=settlement)
+
+
+def _line_reasons(where: str, line: Any, client: ClientDecision,
+                  exemptions: Mapping[str, AccountExemption] | None) -> list[str]:
+    reasons: list[str] = []
+    if line.tax not in TAX_CODES:
+        reasons.append(f"{where}: tax must be one of {', '.join(TAX_CODES)} (got {line.tax})")
+    if line.tax == "ISE":
+        code = line.exemption
+        if not code:
+            reasons.append(f"{where}: a 0% (ISE) line needs an exemption code (M-code)")
+        elif problem := exemption_problem(code):
+            reasons.append(f"{where}: {problem}")
+        elif exemptions is not None and code not in exemptions:
+            reasons.append(f"{where}: exemption {code} is not accepted by this Vendus account "
+                           f"(its taxes/exemptions list: {', '.join(sorted(exemptions)) or 'empty'})")
+        elif code == INTRA_EU_EXEMPTION and not client.eu_vat:
+            reasons.append(f"{where}: M16 (intra-EU supply) needs a customer with a valid EU VAT number "
+                           "of another member state")
+        elif code in REVERSE_CHARGE_CODES and not (client.fiscal_id and client.country == "PT"
+                                                   and client.taxable):
+            reasons.append(f"{where}: {code} (reverse charge) needs a taxable Portuguese buyer with a valid NIF")
+    elif line.exemption:
+        reasons.append(f"{where}: an exemption code is only allowed on ISE lines")
+    if line.qty <= 0 or line.unit_price <= 0 or line.total <= 0:
+        reasons.append(f"{where}: zero or negative lines are not allowed; use discount_percentage for discounts")
+    if not Decimal(0) <= line.discount_percentage <= Decimal(100):
+        reasons.append(f"{where}: discount_percentage must be between 0 and 100")
+    return reasons
 
 
 def _payment_reasons(sale: Sale, document_type: str) -> list[str]:
     total, paid, status = sale.total, sale.paid_amount, sale.payment_status
     reasons: list[str] = []
-    if status == "paid" and abs(paid - total) > PAYMENT_TOLERANCE:
-        reasons.append(f"payments: the sale is marked paid but paid payments add up to {paid} € of {total} €")
+    if status == "paid" and civa.settle(total, paid, len(sale.lines)) is None:
+        tolerance = civa.rounding_tolerance(len(sale.lines))
+        reasons.append(f"payments: the sale is marked paid with {paid} €, but its lines total {total} € as "
+                       f"Vendus computes them (per line); more than {tolerance} € apart")
     elif status == "partial" and not Decimal(0) < paid < total:
         reasons.append(
             f"payments: the sale is marked partial but paid payments add up to {paid} € of {total} €"
@@ -194,102 +256,3 @@ def check_receipt(invoice_numbers: Sequence[str], amount: Decimal) -> None:
         reasons.append(f"amount: a receipt needs a positive amount with at most 2 decimals (got {amount})")
     if reasons:
         raise FiscalRejection(reasons)
-
-
-def plan_credit_note(
-    original: Mapping[str, Any], refund: Refund, *, reason: str | None = None, mode: str | None = None
-) -> CreditNotePlan:
-    """Which rows of ``original`` (a Vendus detail document) an NC credits, and how much of each.
-
-    Lines are chosen by 1-based row or by product reference (spread over rows with that
-    reference); without lines, every row is credited for what is still creditable (``qty_nc``).
-    """
-    number = str(original.get("number") or "").strip()
-    doc_type = str(original.get("type") or "").upper()
-    reason = (reason if reason is not None else refund.reason or "").strip()
-    reasons: list[str] = []
-    if not reason:
-        reasons.append("reason: required (it becomes the credit note's notes)")
-    if not number:
-        reasons.append("original: the invoice has no number")
-    if document_status_code(original.get("status")) == "A":
-        reasons.append(f"original: {number} is cancelled and cannot be credited")
-    if doc_type not in CREDITABLE_TYPES:
-        reasons.append(
-            f"original: only FT, FR and FS are credited with an NC, not {doc_type or 'an unknown type'}"
-        )
-    is_test = bool(re.match(r"\S+\s+T", number))
-    if mode == "normal" and is_test:
-        reasons.append(f"original: {number} is a test document; a normal-mode NC cannot credit it")
-    if mode == "tests" and number and not is_test:
-        reasons.append(f"original: a test-mode NC would not credit the real document {number}")
-    items = original.get("items") if isinstance(original.get("items"), list) else []
-    if not items:
-        reasons.append(f"original: {number} has no rows (the detail document is needed)")
-    remaining = [_creditable(item) for item in items]
-    lines: list[CreditLine] = []
-    if refund.is_full and items:
-        lines = [_credit(items, row, qty) for row, qty in enumerate(remaining, start=1) if qty > 0]
-        if not lines:
-            reasons.append(f"original: nothing left to credit on {number}: every row is already credited")
-    for index, wanted in enumerate(refund.lines):
-        if not items:
-            break
-        if wanted.row is not None:
-            rows = [wanted.row] if 1 <= wanted.row <= len(items) else []
-            if not rows:
-                reasons.append(
-                    f"lines[{index}]: row {wanted.row} does not exist on {number} ({len(items)} rows)"
-                )
-                continue
-        else:
-            rows = [i for i, item in enumerate(items, start=1) if item.get("reference") == wanted.reference]
-            if not rows:
-                reasons.append(f"lines[{index}]: no row with reference {wanted.reference!r} on {number}")
-                continue
-        available = sum((remaining[r - 1] for r in rows), Decimal(0))
-        if wanted.qty > available:
-            what = f"row {wanted.row}" if wanted.row is not None else repr(wanted.reference)
-            reasons.append(
-                f"lines[{index}]: qty {wanted.qty} exceeds what is still creditable ({available}) of {what}"
-            )
-            continue
-        needed = wanted.qty
-        for row in rows:
-            take = min(needed, remaining[row - 1])
-            if take > 0:
-                remaining[row - 1] -= take
-                needed -= take
-                lines.append(_credit(items, row, take))
-    if reasons:
-        raise FiscalRejection(reasons)
-    # Two refund lines may hit the same row (by row and by reference): one NC line per row.
-    merged: dict[int, CreditLine] = {}
-    for line in lines:
-        before = merged.get(line.row)
-        merged[line.row] = line if before is None else replace(before, qty=before.qty + line.qty)
-    return CreditNotePlan(document_number=number, reason=reason, lines=tuple(merged.values()))
-
-
-def _credit(items: list[Mapping[str, Any]], row: int, qty: Decimal) -> CreditLine:
-    item = items[row - 1]
-    product_id = item.get("id")
-    return CreditLine(
-        row=row,
-        qty=qty,
-        product_id=product_id if isinstance(product_id, int) and not isinstance(product_id, bool) else None,
-        reference=item.get("reference") or None,
-        title=str(item.get("title") or ""),
-    )
-
-
-def _creditable(item: Mapping[str, Any]) -> Decimal:
-    """What is still creditable on a row: ``qty_nc`` when Vendus gives it, else the row's qty."""
-    for key in ("qty_nc", "qty"):
-        value = item.get(key)
-        if value is not None and not isinstance(value, bool):
-            try:
-                return max(Decimal(str(value)), Decimal(0))
-            except InvalidOperation:
-                continue
-    return Decimal(0)

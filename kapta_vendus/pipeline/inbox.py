@@ -22,10 +22,13 @@ class Stored:
 
 
 def business_key_of(envelope: dict[str, Any]) -> str | None:
-    # Sales, payments and refunds all name their sale: that is what ties them together.
+    # Sales, payments, refunds and corrections all name their sale: that is what ties them together.
+    # Sale ids are unique per store only, so the key is ``sale:<store>:<sale_id>`` (the part after
+    # ``sale:`` is the ``from_key`` of the sale's links, see pipeline/references.py).
     data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
     if data.get("sale_id"):
-        return f"sale:{data['sale_id']}"
+        store = envelope.get("store_id")
+        return f"sale:{store}:{data['sale_id']}" if store is not None else f"sale:{data['sale_id']}"
     if data.get("id") is not None:
         return f"document:{data['id']}"
     return None

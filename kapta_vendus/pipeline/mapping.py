@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, tzinfo
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
@@ -18,15 +18,25 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from kapta_vendus.events.exemptions import DEFAULT_EXEMPTION_LAWS
 from kapta_vendus.events.fields import ExemptionCode, Text
 from kapta_vendus.events.validation import flatten_errors
 from kapta_vendus.pipeline.errors import MappingConfigError, MappingError
-from kapta_vendus.pipeline.model import REGIONS, Payment, Sale, SaleLine, region_timezone
+from kapta_vendus.pipeline.model import (
+    GOODS,
+    LINE_KINDS,
+    REGIONS,
+    Payment,
+    Sale,
+    SaleLine,
+    region_timezone,
+)
 
 MODES = ("normal", "tests")
-DEFAULT_FS_LIMIT = Decimal(1000)  # CIVA 40(1): retail goods to consumers; other supplies: 100
+DEFAULT_FS_LIMIT = Decimal(1000)  # a cap: the legal limit is decided per sale (fiscal.legal_fs_limit)
 MAX_FS_LIMIT = Decimal(1000)
+# A consumer invoice of 1,000 EUR or more without the buyer's name and address (CIVA 36):
+# refused, or issued with a warning and an alert (pt-invoicing-rules §3).
+BUYER_IDENTIFICATION = ("reject", "warn")
 NON_FISCAL_SALE_TYPES = ("DC", "EC", "PF", "OT")
 
 
@@ -91,6 +101,12 @@ class IntegrationMappingSchema(_Strict):
     sale_document_sources = fields.List(
         fields.String(validate=_one_of(NON_FISCAL_SALE_TYPES)), load_default=list
     )
+    default_kind = fields.String(load_default=GOODS, validate=_one_of(LINE_KINDS))
+    product_kinds = fields.Dict(
+        keys=Text(required=True, max_length=100), values=fields.String(validate=_one_of(LINE_KINDS)),
+        load_default=dict,
+    )
+    buyer_identification = fields.String(load_default="reject", validate=_one_of(BUYER_IDENTIFICATION))
 
 
 # Built once and reused (it keeps no per-load state): three steps of every event load the mapping.
@@ -112,9 +128,12 @@ class IntegrationMapping:
     stores: Mapping[int, StoreMapping]
     default_register_id: int | None
     series: str | None  # informational: Vendus has no series field, the register decides it
-    exemption_laws: Mapping[str, str]  # built-in defaults overlaid with the integration's texts
+    exemption_laws: Mapping[str, str]  # the operator's overrides; otherwise the account's law texts
     fs_limit: Decimal
     sale_document_sources: frozenset[str]
+    default_kind: str = GOODS
+    product_kinds: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    buyer_identification: str = "reject"
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> IntegrationMapping:
@@ -141,9 +160,12 @@ class IntegrationMapping:
             stores=MappingProxyType({k: StoreMapping(**v) for k, v in data["stores"].items()}),
             default_register_id=data["default_register_id"],
             series=data["series"],
-            exemption_laws=MappingProxyType({**DEFAULT_EXEMPTION_LAWS, **data["exemption_laws"]}),
+            exemption_laws=MappingProxyType(dict(data["exemption_laws"])),
             fs_limit=data["fs_limit"],
             sale_document_sources=frozenset(data["sale_document_sources"]),
+            default_kind=data["default_kind"],
+            product_kinds=MappingProxyType(dict(data["product_kinds"])),
+            buyer_identification=data["buyer_identification"],
         )
 
     def store(self, store_id: int) -> StoreMapping:
@@ -176,8 +198,18 @@ class IntegrationMapping:
             )
         return found
 
-    def exemption_law(self, code: str) -> str:
-        return self.exemption_laws.get(code, "")
+    def exemption_law(self, code: str) -> str | None:
+        """The operator's own text for ``code``, if any (the account's law text applies otherwise)."""
+        return self.exemption_laws.get(code)
+
+    def kind_of(self, line: SaleLine) -> str:
+        """goods or service: the event's, else the mapping's for the product, else the default."""
+        if line.kind:
+            return line.kind
+        return self.product_kinds.get(line.reference or "", self.default_kind)
+
+    def region_for(self, store_id: int) -> str:
+        return self.store(store_id).region
 
     def counts_as_sale(self, document_type: str) -> bool:
         """Whether closing this non-fiscal Vendus document (DC/EC/PF/OT) is treated as a sale."""
@@ -187,8 +219,14 @@ class IntegrationMapping:
 @dataclass(frozen=True)
 class MappedLine:
     line: SaleLine
-    product_id: int | None  # None: unknown product, sent as title + gross_price
-    exemption_law: str | None  # the legal text for ISE lines
+    product_id: int | None  # None: unknown product, sent as reference + title + gross_price
+    exemption_law: str | None  # the operator's legal text for ISE lines; None: the account's
+    kind: str = GOODS  # goods / service, sent as type_id P / S
+
+    @property
+    def reference(self) -> str:
+        """Always a reference, so that any issued row can be credited by reference."""
+        return self.line.stable_reference
 
 
 @dataclass(frozen=True)
@@ -206,6 +244,12 @@ class MappedSale:
     timezone: tzinfo
     lines: tuple[MappedLine, ...]
     payments: tuple[MappedPayment, ...]
+    region: str = "mainland"
+    buyer_identification: str = "reject"
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(line.kind for line in self.lines)
 
     @property
     def local_date(self) -> date:
@@ -242,6 +286,7 @@ def map_sale(sale: Sale, mapping: IntegrationMapping) -> MappedSale:
             line=line,
             product_id=mapping.products.get(line.reference) if line.reference else None,
             exemption_law=mapping.exemption_law(line.exemption) if line.exemption else None,
+            kind=mapping.kind_of(line),
         )
         for line in sale.lines
     )
@@ -253,4 +298,6 @@ def map_sale(sale: Sale, mapping: IntegrationMapping) -> MappedSale:
         timezone=mapping.timezone_for(sale.store_id),
         lines=lines,
         payments=tuple(payments),
+        region=mapping.region_for(sale.store_id),
+        buyer_identification=mapping.buyer_identification,
     )

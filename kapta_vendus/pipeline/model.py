@@ -6,6 +6,7 @@ source of the event was.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -52,6 +53,32 @@ class Customer:
     def has_nif(self) -> bool:
         return not self.is_final_consumer
 
+    @property
+    def identification(self) -> dict[str, str]:
+        """Every identification field the customer gave (besides the NIF), as sent to Vendus."""
+        names = ("name", "address", "postalcode", "city", "email")
+        return {name: value for name in names if (value := getattr(self, name))}
+
+    @property
+    def is_named_with_address(self) -> bool:
+        """Name and address: what CIVA 36 asks of a consumer invoice of 1,000 EUR or more."""
+        return bool(self.name and self.address)
+
+
+GOODS, SERVICE = "goods", "service"
+LINE_KINDS = (GOODS, SERVICE)
+VENDUS_TYPE_IDS = {GOODS: "P", SERVICE: "S"}  # Vendus item type_id (pt-invoicing-rules §2)
+
+
+def derived_reference(title: str) -> str:
+    """A stable product reference for a line sent without one, derived from its title.
+
+    The same title always gives the same reference, so Vendus creates the product once and every
+    later row (and every credit note, which names rows by reference) points at it.
+    """
+    digest = hashlib.sha1(" ".join(title.split()).casefold().encode()).hexdigest()  # noqa: S324
+    return f"KV-{digest[:12].upper()}"
+
 
 @dataclass(frozen=True)
 class SaleLine:
@@ -63,6 +90,11 @@ class SaleLine:
     exemption: str | None = None
     discount_percentage: Decimal = Decimal(0)
     category: str | None = None
+    kind: str | None = None  # goods / service; None: the mapping decides (see mapping.map_sale)
+
+    @property
+    def stable_reference(self) -> str:
+        return self.reference or derived_reference(self.title)
 
     @property
     def total(self) -> Decimal:
@@ -142,6 +174,17 @@ class Refund:
 
 
 @dataclass(frozen=True)
+class CustomerChange:
+    """sale.customer_changed: credit the live invoice in full and reissue it to ``customer``."""
+
+    sale_id: str
+    change_id: str
+    customer: Customer
+    reason: str
+    store_id: int
+
+
+@dataclass(frozen=True)
 class VendusDocumentRef:
     id: int
     type: str  # FT, FS, FR, NC, RG, PF... (unknown codes are kept as they are)
@@ -171,11 +214,12 @@ class NormalisedEvent:
     payment: PaymentConfirmation | None = None
     refund: Refund | None = None
     document: VendusDocumentRef | None = None
+    customer_change: CustomerChange | None = None
 
     @property
     def sale_id(self) -> str | None:
         """The business key shared by a sale, its payments and refunds (and the documents' link)."""
-        for item in (self.sale, self.payment, self.refund):
+        for item in (self.sale, self.payment, self.refund, self.customer_change):
             if item is not None:
                 return item.sale_id
         return self.document.external_reference if self.document else None

@@ -18,6 +18,7 @@ from kapta_vendus.events.catalogue import EventType, carries_document
 from kapta_vendus.events.validation import ValidatedEvent
 from kapta_vendus.pipeline.model import (
     Customer,
+    CustomerChange,
     NormalisedEvent,
     Payment,
     PaymentConfirmation,
@@ -61,7 +62,7 @@ CONTEXT_FIELDS: Mapping[str, tuple[str, str]] = {
     "document_type": ("string", "Vendus document type for document events, '' otherwise"),
     "document_status": ("string", "Vendus status letter (N/A/F), '' otherwise"),
     "document_number": ("string", "Vendus document number, '' otherwise"),
-    "reason": ("string", "refund reason, '' otherwise"),
+    "reason": ("string", "refund or customer-change reason, '' otherwise"),
     "notes": ("string", "sale notes, '' when none"),
 }
 
@@ -100,6 +101,15 @@ def normalise(event: ValidatedEvent) -> NormalisedEvent:
             lines=lines,
         )
         return NormalisedEvent(**common, refund=refund)
+    if event_type is EventType.SALE_CUSTOMER_CHANGED:
+        change = CustomerChange(
+            sale_id=data["sale_id"],
+            change_id=data["change_id"],
+            customer=Customer(**data["customer"]),
+            reason=data["reason"],
+            store_id=event.store_id,
+        )
+        return NormalisedEvent(**common, customer_change=change)
     if carries_document(event_type):
         raw_data = event.raw.get("data") if isinstance(event.raw, Mapping) else None
         return NormalisedEvent(**common, document=document_ref(data, raw_data or data))
@@ -124,6 +134,7 @@ def _sale(data: Mapping[str, Any], store_id: int) -> Sale:
                 exemption=line.get("exemption"),
                 discount_percentage=line.get("discount_percentage") or Decimal(0),
                 category=line.get("category"),
+                kind=line.get("kind"),
             )
             for line in data["lines"]
         ),
@@ -204,6 +215,16 @@ def to_context(event: NormalisedEvent, *, tz: tzinfo | None = None) -> dict[str,
             reason=refund.reason,
             line_count=len(refund.lines),
             products=_unique(line.reference for line in refund.lines),
+        )
+    elif event.customer_change is not None:
+        customer = event.customer_change.customer
+        context.update(
+            reason=event.customer_change.reason,
+            customer_nif=compact_fiscal_id(customer.fiscal_id) if customer.fiscal_id else "",
+            customer_country=customer.country,
+            customer_name=customer.name or "",
+            has_customer=True,
+            has_nif=customer.has_nif,
         )
     elif event.document is not None:
         doc = event.document

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from kapta_vendus.db.models import Event, Integration, StepRun
 from kapta_vendus.db.session import Database
 from kapta_vendus.logs import redact
+from kapta_vendus.pipeline.references import sale_id_of_business_key
 from kapta_vendus.pipeline.templates import TemplateError, render
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def messages_for(event: Event, actions_output: dict[str, Any] | None, lang: str)
         return [render("event_dead", lang, event_type=event.type, event_id=event.external_id,
                        attempts=event.attempts, error=event.last_error or "")]
     out = actions_output or {}
-    sale_id = (event.business_key or "").partition(":")[2]
+    sale_id = sale_id_of_business_key(event.business_key)
     messages = []
     for result in out.get("results", []):
         if result.get("kind") == "linked":

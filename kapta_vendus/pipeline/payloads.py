@@ -7,6 +7,11 @@ retry of the FT could not tell whether it exists. So an FT is always sent withou
 the part already paid becomes a separate ``issue_receipt`` action: one document per call, one
 idempotency key per document.
 
+Dates: a document is dated the day it is issued (``date``), and a sale's invoice carries the
+sale's own day as ``date_supply``. Vendus refuses a ``date`` before the series' latest document,
+so a late sale (an offline POS, a queue that waited out an outage) is never dated in the past
+(pt-invoicing-rules §3 "Dates"; reference/events.md "Late and rounded sales").
+
 Money is written as 2-decimal strings and quantities as plain decimal strings, which the Vendus
 client passes through unchanged. ``tx_id`` is optional here because the issuing step adds it.
 """
@@ -14,20 +19,46 @@ client passes through unchanged. ``tx_id`` is optional here because the issuing 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from kapta_vendus.events.exemptions import DEFAULT_EXEMPTION_LAWS
+from kapta_vendus.pipeline import civa
+from kapta_vendus.pipeline.account_exemptions import AccountExemption
+from kapta_vendus.pipeline.credit_notes import build_credit_note_payload
 from kapta_vendus.pipeline.errors import FiscalRejection
 from kapta_vendus.pipeline.fiscal import (
     PAID_AT_ISSUE,
     ClientDecision,
+    FiscalClearance,
     check_receipt,
     check_sale,
-    plan_credit_note,
 )
 from kapta_vendus.pipeline.mapping import MappedLine, MappedSale
-from kapta_vendus.pipeline.model import Refund
+from kapta_vendus.pipeline.model import VENDUS_TYPE_IDS
+from kapta_vendus.pipeline.references import SEPARATOR
+from kapta_vendus.pipeline.wire_format import money, quantity
+
+__all__ = [
+    "CLIENT_FIELDS",
+    "DOCUMENT_FIELDS",
+    "ITEM_FIELDS",
+    "PAYMENT_FIELDS",
+    "DocumentBody",
+    "build_credit_note_payload",
+    "build_document",
+    "build_document_payload",
+    "build_receipt_payload",
+    "build_sale_receipt_payload",
+    "client_payload",
+    "credit_note_reference",
+    "money",
+    "quantity",
+    "receipt_reference",
+    "sale_id_from_reference",
+]
 
 # What we may send (subsets of the documented fields that this service uses).
 DOCUMENT_FIELDS = frozenset(
@@ -36,6 +67,7 @@ DOCUMENT_FIELDS = frozenset(
         "register_id",
         "mode",
         "date",
+        "date_supply",
         "external_reference",
         "items",
         "client",
@@ -52,7 +84,9 @@ ITEM_FIELDS = frozenset(
         "title",
         "gross_price",
         "qty",
+        "type_id",
         "tax_id",
+        "tax_custom",
         "tax_exemption",
         "tax_exemption_law",
         "discount_percentage",
@@ -61,19 +95,10 @@ ITEM_FIELDS = frozenset(
 )
 CLIENT_FIELDS = frozenset({"fiscal_id", "name", "country", "address", "postalcode", "city", "email"})
 PAYMENT_FIELDS = frozenset({"id", "amount"})
-REFERENCE_SEPARATOR = "#"
+REFERENCE_SEPARATOR = SEPARATOR
 
 
-def money(amount: Decimal) -> str:
-    return f"{amount.quantize(Decimal('0.01')):f}"
-
-
-def quantity(qty: Decimal) -> str:
-    return f"{qty.normalize():f}" if qty == qty.to_integral_value() else f"{qty:f}"
-
-
-# external_reference: the sale id for its invoice; receipts and credit notes get a suffix so that
-# each document of a sale can be found on its own after an unknown outcome.
+# Legacy helpers: the bare-sale-id references written before references.py (kept for dry runs).
 def receipt_reference(sale_id: str, key: str) -> str:
     return f"{sale_id}{REFERENCE_SEPARATOR}RG:{key}"
 
@@ -83,62 +108,134 @@ def credit_note_reference(sale_id: str, refund_id: str) -> str:
 
 
 def sale_id_from_reference(external_reference: str) -> str:
-    return external_reference.split(REFERENCE_SEPARATOR, 1)[0]
+    from kapta_vendus.pipeline.references import parse_reference
+
+    return parse_reference(external_reference).sale_id
 
 
-def build_document_payload(
-    mapped: MappedSale, document_type: str, *, tx_id: str | None = None, notes: str | None = None
-) -> dict[str, Any]:
-    """The FT/FR/FS body for a sale. Runs the fiscal checks first: raises FiscalRejection."""
+@dataclass(frozen=True)
+class DocumentBody:
+    """A sale's FT/FR/FS body and what the checks found on the way."""
+
+    body: dict[str, Any]
+    clearance: FiscalClearance
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.clearance.warnings
+
+    @property
+    def rounding(self) -> dict[str, str] | None:
+        """POS payments vs the total Vendus computes, when they differ (recorded on the event)."""
+        settlement = self.clearance.settlement
+        if settlement is None or not settlement.difference:
+            return None
+        return {"pos_paid": money(settlement.paid), "vendus_total": money(settlement.vendus_total),
+                "difference": money(settlement.difference)}
+
+
+def build_document(
+    mapped: MappedSale,
+    document_type: str,
+    *,
+    today: date | None = None,
+    external_reference: str | None = None,
+    exemptions: Mapping[str, AccountExemption] | None = None,
+    tx_id: str | None = None,
+    notes: str | None = None,
+) -> DocumentBody:
+    """The FT/FR/FS body for a sale. Runs the fiscal checks first: raises FiscalRejection.
+
+    ``today`` is the issue date (the store's today by default); ``exemptions`` the account's
+    accepted exemption reasons with their law texts (None only in a dry run).
+    """
     document_type = document_type.upper()
-    clearance = check_sale(mapped.sale, document_type=document_type, fs_limit=mapped.fs_limit)
     sale = mapped.sale
+    clearance = check_sale(sale, document_type=document_type, fs_limit=mapped.fs_limit, kinds=mapped.kinds,
+                           exemptions=exemptions, buyer_identification=mapped.buyer_identification)
+    issued_on = today or datetime.now(mapped.timezone).date()
     body: dict[str, Any] = {
         "type": document_type,
         "register_id": mapped.register_id,
         "mode": mapped.mode,  # always explicit: left out, the register's mode (often tests) applies
-        "date": mapped.local_date.isoformat(),
-        "external_reference": sale.sale_id,
-        "items": [_item(line) for line in mapped.lines],
+        "date": issued_on.isoformat(),
+        "date_supply": mapped.local_date.isoformat(),
+        "external_reference": external_reference or sale.sale_id,
+        "items": [_item(line, mapped.region, exemptions) for line in mapped.lines],
     }
     if not clearance.client.omit:
         body["client"] = client_payload(clearance.client)
     if document_type in PAID_AT_ISSUE:
-        body["payments"] = _payments((p.method_id, p.payment.amount) for p in mapped.paid_payments)
+        body["payments"] = _paid_at_issue(mapped, clearance.settlement)
     note = notes if notes is not None else sale.notes
     if note:
         body["notes"] = note
     if tx_id:
         body["tx_id"] = tx_id
-    return body
+    return DocumentBody(body, clearance)
 
 
-def _item(mapped_line: MappedLine) -> dict[str, Any]:
+def build_document_payload(mapped: MappedSale, document_type: str, **options: Any) -> dict[str, Any]:
+    """``build_document(...).body``."""
+    return build_document(mapped, document_type, **options).body
+
+
+def _paid_at_issue(mapped: MappedSale, settlement: civa.PaymentSettlement | None) -> list[dict[str, Any]]:
+    payments = _payments((p.method_id, p.payment.amount) for p in mapped.paid_payments)
+    if settlement is None or not settlement.omit_amount:
+        return payments
+    if len(payments) == 1:
+        # Within a cent per line of Vendus's own total: leave the amount out, Vendus charges its total.
+        del payments[0]["amount"]
+        return payments
+    # Several methods: the last one absorbs the rounding difference, so they add up to Vendus's total.
+    last = Decimal(payments[-1]["amount"]) - settlement.difference
+    if last <= 0:
+        raise FiscalRejection([f"payments: cannot absorb a rounding difference of {settlement.difference} €"])
+    payments[-1]["amount"] = money(last)
+    return payments
+
+
+def _item(mapped_line: MappedLine, region: str,
+          exemptions: Mapping[str, AccountExemption] | None) -> dict[str, Any]:
     line = mapped_line.line
     item: dict[str, Any] = {}
     if mapped_line.product_id is not None:
         item["id"] = mapped_line.product_id
     else:
-        # Unknown product: Vendus creates it from title + gross_price. The reference, when there
-        # is one, lets the next sale find that product instead of creating another one.
-        if line.reference:
-            item["reference"] = line.reference
+        # Unknown product: Vendus creates it from reference + title + gross_price. The reference is
+        # derived from the title when the POS sends none, so the row can be credited by reference.
+        item["reference"] = mapped_line.reference
         item["title"] = line.title
     item["qty"] = quantity(line.qty)
     item["gross_price"] = money(line.unit_price)  # the POS price wins over the catalogue's
+    item["type_id"] = VENDUS_TYPE_IDS[mapped_line.kind]
     item["tax_id"] = line.tax
     if line.tax == "ISE":
         item["tax_exemption"] = line.exemption
-        item["tax_exemption_law"] = mapped_line.exemption_law or ""
+        item["tax_exemption_law"] = _exemption_law(mapped_line, exemptions)
+    elif (custom := civa.tax_custom(region, line.tax)) is not None:
+        item["tax_custom"] = custom
     if line.discount_percentage:
         item["discount_percentage"] = quantity(line.discount_percentage)
     return item
 
 
+def _exemption_law(mapped_line: MappedLine, exemptions: Mapping[str, AccountExemption] | None) -> str:
+    """The operator's text, else the account's legal article (never the label), else our table."""
+    code = mapped_line.line.exemption or ""
+    if mapped_line.exemption_law:
+        return mapped_line.exemption_law
+    if exemptions is not None and code in exemptions and exemptions[code].law:
+        return exemptions[code].law
+    return DEFAULT_EXEMPTION_LAWS.get(code, "")
+
+
 def client_payload(client: ClientDecision) -> dict[str, Any]:
-    """The client object: fiscal id and country always, the other fields when known."""
+    """The client object: fiscal id (when there is one) and country, and every other field given."""
     customer = client.customer
-    body: dict[str, Any] = {"fiscal_id": client.fiscal_id, "country": client.country}
+    body: dict[str, Any] = {"fiscal_id": client.fiscal_id} if client.fiscal_id else {}
+    body["country"] = client.country
     if customer is not None:
         for name in ("name", "address", "postalcode", "city", "email"):
             value = getattr(customer, name)
@@ -166,16 +263,22 @@ def build_receipt_payload(
     date: date | None = None,
     external_reference: str | None = None,
     tx_id: str | None = None,
+    notes: str | None = None,
 ) -> dict[str, Any]:
-    """An RG settling ``invoice_numbers`` ("FT 01P2026/7") for ``amount`` paid with one method."""
+    """An RG settling ``invoice_numbers`` ("FT 01P2026/7") for ``amount`` paid with one method.
+
+    ``date`` is the day the receipt is issued; the payment's own date belongs in ``notes``.
+    """
     check_receipt(invoice_numbers, amount)
-    return _receipt(
-        invoice_numbers, [(method_id, amount)], register_id, mode, date, external_reference, tx_id
-    )
+    body = _receipt(invoice_numbers, [(method_id, amount)], register_id, mode, date, external_reference, tx_id)
+    if notes:
+        body["notes"] = notes
+    return body
 
 
 def build_sale_receipt_payload(
-    mapped: MappedSale, invoice_number: str, *, key: str = "sale", tx_id: str | None = None
+    mapped: MappedSale, invoice_number: str, *, key: str = "sale", tx_id: str | None = None,
+    today: date | None = None, external_reference: str | None = None,
 ) -> dict[str, Any]:
     """The RG for what was already paid when an FT sale closed (one payment line per method)."""
     paid = mapped.paid_payments
@@ -183,13 +286,13 @@ def build_sale_receipt_payload(
     by_method: dict[int | None, Decimal] = {}
     for p in paid:
         by_method[p.method_id] = by_method.get(p.method_id, Decimal(0)) + p.payment.amount
-    reference = receipt_reference(mapped.sale.sale_id, key)
+    reference = external_reference or receipt_reference(mapped.sale.sale_id, key)
     return _receipt(
         [invoice_number],
         list(by_method.items()),
         mapped.register_id,
         mapped.mode,
-        mapped.local_date,
+        today or datetime.now(mapped.timezone).date(),
         reference,
         tx_id,
     )
@@ -215,52 +318,6 @@ def _receipt(
     body["invoices"] = [{"document_number": number.strip()} for number in invoice_numbers]
     if external_reference:
         body["external_reference"] = external_reference
-    if tx_id:
-        body["tx_id"] = tx_id
-    return body
-
-
-def build_credit_note_payload(
-    original_document_detail: Mapping[str, Any],
-    refund: Refund,
-    reason: str | None = None,
-    *,
-    register_id: int | None = None,
-    mode: str | None = None,
-    tx_id: str | None = None,
-) -> dict[str, Any]:
-    """An NC crediting rows of the original (detail) document; raises FiscalRejection.
-
-    Each item names its original row (1-based) and product; Vendus takes prices from the
-    original line. Without refund lines, everything still creditable (``qty_nc``) is credited.
-    """
-    plan = plan_credit_note(original_document_detail, refund, reason=reason, mode=mode)
-    items, reasons = [], []
-    for line in plan.lines:
-        item: dict[str, Any] = {
-            "reference_document": {"document_number": plan.document_number, "document_row": line.row}
-        }
-        if line.product_id is not None:
-            item["id"] = line.product_id
-        elif line.reference:
-            item["reference"] = line.reference
-        else:
-            reasons.append(
-                f"original: row {line.row} of {plan.document_number} names no product (id or reference)"
-            )
-        item["qty"] = quantity(line.qty)
-        items.append(item)
-    if reasons:
-        raise FiscalRejection(reasons)
-    register = register_id if register_id is not None else original_document_detail.get("register_id")
-    body: dict[str, Any] = {"type": "NC"}
-    if isinstance(register, int) and not isinstance(register, bool):
-        body["register_id"] = register
-    if mode is not None:
-        body["mode"] = mode
-    body["external_reference"] = credit_note_reference(refund.sale_id, refund.refund_id)
-    body["notes"] = plan.reason  # required by Vendus for an NC: the reason
-    body["items"] = items
     if tx_id:
         body["tx_id"] = tx_id
     return body

@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import rule_engine
@@ -26,10 +27,13 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from rule_engine import DataType, errors
 
 from kapta_vendus.events.catalogue import EVENT_TYPES, EventType
+from kapta_vendus.events.errors import Rejection
 from kapta_vendus.events.fields import Text
 from kapta_vendus.events.validation import flatten_errors
+from kapta_vendus.pipeline.civa import legal_fs_limit
 from kapta_vendus.pipeline.decide import Action, ActionKind, default_actions, make_action
 from kapta_vendus.pipeline.errors import RuleConfigError, RuleEvaluationError
+from kapta_vendus.pipeline.fiscal import resolve_client
 from kapta_vendus.pipeline.mapping import IntegrationMapping
 from kapta_vendus.pipeline.model import NormalisedEvent, region_timezone
 from kapta_vendus.pipeline.normalise import CONTEXT_FIELDS, to_context
@@ -49,6 +53,7 @@ _ACTION_EVENTS: Mapping[ActionKind, frozenset[str]] = {
         {EventType.SALE_COMPLETED, EventType.PAYMENT_CONFIRMED, EventType.INVOICE_FINALIZED}
     ),
     ActionKind.ISSUE_CREDIT_NOTE: frozenset({EventType.SALE_REFUNDED}),
+    ActionKind.REISSUE_TO_CUSTOMER: frozenset({EventType.SALE_CUSTOMER_CHANGED}),
 }
 
 
@@ -225,8 +230,21 @@ def plan_actions(
 ) -> RulesOutcome:
     """The actions for one event: its context in the store's time, the rules, else the defaults."""
     context = to_context(event, tz=mapping.timezone_for(event.store_id))
-    defaults = default_actions(event, fs_limit=mapping.fs_limit_for(event.store_id))
+    defaults = default_actions(event, fs_limit=sale_fs_limit(event, mapping))
     return evaluate(rules, context, defaults=defaults)
+
+
+def sale_fs_limit(event: NormalisedEvent, mapping: IntegrationMapping) -> Decimal:
+    """The FS limit CIVA 40(1) allows for this event's sale, capped by the integration's limit."""
+    cap = mapping.fs_limit_for(event.store_id)
+    if event.sale is None:
+        return cap
+    try:
+        taxable = resolve_client(event.sale.customer).taxable
+    except Rejection:
+        taxable = True  # a bad fiscal id is rejected later; the strict limit meanwhile
+    kinds = [mapping.kind_of(line) for line in event.sale.lines]
+    return legal_fs_limit(kinds, taxable, cap)
 
 
 def _engine_message(exc: errors.EngineError) -> str:

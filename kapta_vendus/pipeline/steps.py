@@ -44,6 +44,9 @@ def normalise(ctx: StepContext) -> StepResult:
                           f"{event.payment.sale_id}")
     if event.refund is not None:
         return StepResult(f"refund {event.refund.refund_id} of sale {event.refund.sale_id}")
+    if event.customer_change is not None:
+        change = event.customer_change
+        return StepResult(f"customer change {change.change_id} of sale {change.sale_id}")
     doc = event.document
     return StepResult(f"document {doc.type} {doc.number} status {doc.status}")
 
@@ -87,8 +90,18 @@ def actions(ctx: StepContext) -> StepResult:
             notices.append(params)
             continue
         results.append(EXECUTORS[kind](ctx, params))
-    summary = "; ".join(r.get("number") or r["kind"] for r in results) or "nothing to issue"
+    summary = "; ".join(_describe(r) for r in results) or "nothing to issue"
     return StepResult(summary, output={"results": results, "notify": notices})
+
+
+def _describe(result: dict[str, Any]) -> str:
+    text = result.get("number") or result["kind"]
+    if result.get("rounding"):
+        r = result["rounding"]
+        text += f" (POS paid {r['pos_paid']}, Vendus total {r['vendus_total']}: rounding {r['difference']})"
+    if result.get("warnings"):
+        text += f" [warning: {'; '.join(result['warnings'])}]"
+    return text
 
 
 def sync(ctx: StepContext) -> StepResult:

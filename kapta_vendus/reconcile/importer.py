@@ -31,7 +31,7 @@ from kapta_vendus.db.session import Database
 from kapta_vendus.events.catalogue import EventType, polled_dedup_key
 from kapta_vendus.integrations.service import get_integration
 from kapta_vendus.pipeline.mirror import fingerprint
-from kapta_vendus.pipeline.payloads import sale_id_from_reference
+from kapta_vendus.pipeline.references import sale_key_of_document
 from kapta_vendus.reconcile.bulk import PagePlan, write_page
 from kapta_vendus.reconcile.changes import classify, occurred_at, plain, status_of, type_of
 from kapta_vendus.reconcile.dbutil import dialect_insert
@@ -204,7 +204,8 @@ def plan_page(tenant: Tenant, store_id: int, rows: list[dict[str, Any]]) -> Page
                             ("external_reference", reference or None), ("fingerprint", fingerprint(row)),
                             ("raw", data_json)):
             docs[name].append(value)
-        plan.sale_keys.append(sale_id_from_reference(reference) if reference else None)
+        store = int(row.get("store_id") or store_id)
+        plan.sale_keys.append(sale_key_of_document(reference, store) if reference else None)
         plan.relations.append({"RG": "paid_by", "NC": "credited_by"}.get(doc_type, "invoiced_by"))
         change = classify(row, None, sale_sources=frozenset())
         if change.unmapped:

@@ -33,7 +33,7 @@ from kapta_vendus.events.catalogue import EventType
 from kapta_vendus.integrations.service import get_integration
 from kapta_vendus.pipeline.inbox import store_event
 from kapta_vendus.pipeline.mirror import fingerprint, link, upsert_document
-from kapta_vendus.pipeline.payloads import sale_id_from_reference
+from kapta_vendus.pipeline.references import sale_key_of_document
 from kapta_vendus.reconcile.catalog_changes import poll_catalog
 from kapta_vendus.reconcile.changes import (
     CREATION_EVENTS,
@@ -200,7 +200,7 @@ def _issued_here(session, integration_id: str, store_id: int, rows: Iterable[Map
     ours = {int(v) for v in session.scalars(select(Issuance.vendus_id).where(
         Issuance.integration_id == integration_id, Issuance.vendus_id.in_(ids)))}
     # An invoice whose issuance is still waiting for its answer: the sale's business key tells.
-    by_key = {f"sale:{store_id}:{sale_id_from_reference(str(r['external_reference']))}": int(r["id"])
+    by_key = {f"sale:{sale_key_of_document(str(r['external_reference']), store_id)}": int(r["id"])
               for r in rows if type_of(r) in INVOICE_TYPES and r.get("external_reference")}
     if by_key:
         waiting = session.scalars(select(Issuance.business_key).where(
@@ -251,7 +251,8 @@ def _link_own(session, integration_id: str, doc: Mapping[str, Any], row_id: int)
     reference = str(doc.get("external_reference") or "").strip()
     if reference:
         relation = {"RG": "paid_by", "NC": "credited_by"}.get(type_of(doc), "invoiced_by")
-        link(session, integration_id, "sale", sale_id_from_reference(reference), relation, "document", str(row_id))
+        key = sale_key_of_document(reference, _int_or_none(doc.get("store_id")))
+        link(session, integration_id, "sale", key, relation, "document", str(row_id))
 
 
 def _cursor_date(db: Database, integration_id: str, store_id: int) -> date | None:
@@ -274,3 +275,10 @@ def _advance_cursor(session, integration_id: str, store_id: int, rows: list[dict
         cursor.cursor_date = max(dates)
     cursor.position = {"page": page, "last_id": max((int(r["id"]) for r in rows), default=None),
                        "polled_at": now.isoformat()}
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None

@@ -54,10 +54,12 @@ def sales_without_document(session: Session, tenant: Tenant, *, received_after: 
     no_document = _decided_no_document(session, [r.id for r in rows])
     sales: dict[str, OpenSale] = {}
     for row in rows:
-        sale_id = row.business_key[len(SALE_PREFIX):]
-        if row.id in no_document or sale_id in sales or not tenant.selects("sale.completed", row.store_id):
+        key = row.business_key[len(SALE_PREFIX):]  # "<store>:<sale_id>" (older rows: the sale id)
+        store, _, bare = key.partition(":")
+        sale_id = bare if store.isdigit() and bare else key
+        if row.id in no_document or key in sales or not tenant.selects("sale.completed", row.store_id):
             continue
-        sales[sale_id] = OpenSale(row.id, sale_id, row.store_id, row.status, row.received_at,
+        sales[key] = OpenSale(row.id, sale_id, row.store_id, row.status, row.received_at,
                                   _closed_at(row.raw) or row.received_at)
     return list(sales.values())
 

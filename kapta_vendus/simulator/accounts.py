@@ -43,7 +43,8 @@ class Account:
         self.spaces = {mode: DocumentSpace() for mode in MODES}
         # (mode, type, series) -> {"n": last number, "date": latest date, "hash": last signature}
         self.series: dict[tuple[str, str, str], dict] = {}
-        self.tx_ids: dict[str, tuple[int, float]] = {}
+        # (mode, tx_id) -> (document id, time): a tests-mode and a normal-mode tx_id never meet
+        self.tx_ids: dict[tuple[str, str], tuple[int, float]] = {}
         self.external_refs: dict[str, int] = {}
         self._tz = ZoneInfo(info.get("timezone") or REGIONS[self.region]["tz"])
 
@@ -86,10 +87,6 @@ class Account:
             self.client_by_nif[client["fiscal_id"]] = client["id"]
         return client
 
-    def store_region(self, store_id: int | None) -> str:
-        store = self.stores.get(store_id) if store_id is not None else None
-        return (store or {}).get("region") or self.region
-
     # -- documents -------------------------------------------------------------------------------
     def add_document(self, doc: dict) -> None:
         """Index an issued document (fresh or loaded from disk; either way in id order)."""
@@ -104,7 +101,7 @@ class Account:
                 "hash": doc["hash_full"],
             }
         if doc.get("tx_id"):
-            self.tx_ids[doc["tx_id"]] = (doc["id"], doc.get("tx_ts", 0.0))
+            self.tx_ids[(doc["mode"], doc["tx_id"])] = (doc["id"], doc.get("tx_ts", 0.0))
         if doc.get("external_reference"):
             self.external_refs.setdefault(doc["external_reference"], doc["id"])
 

@@ -40,7 +40,7 @@ class SimulatorAssumptions:
     # Unknown 9: NC sign, line discount basis and tax rounding.
     nc_amount_sign: str = "positive"  # "positive" or "negative"
     discount_amount_per: str = "unit"  # "unit" (per unit, times qty) or "line"
-    tax_rounding: str = "per_rate"  # "per_rate" (net from each rate's gross) or "per_line"
+    tax_rounding: str = "per_line"  # "per_line" (net = sum of line nets, §4) or "per_rate" (from each rate's gross)
     # Unknown 10: mode=tests on a normal register, and the register used when none is given.
     mode_override_allowed: bool = True
     default_register: str = "first"  # "first" active register of the account, or "required"
@@ -53,8 +53,12 @@ class SimulatorAssumptions:
     # Not in the unknowns list but still inferred: which documents are paid at issue, and which
     # documents create an automatic RG when they carry payments.
     require_payments_types: list[str] = field(default_factory=lambda: ["FS", "FR"])
-    auto_rg_types: list[str] = field(default_factory=lambda: ["FT", "FS", "FR"])
+    auto_rg_types: list[str] = field(default_factory=lambda: ["FT"])  # §7.2: FR/FS are receipts themselves
     create_products_from_items: bool = True
+    # Deviations from the official docs, off by default (each one a documented switch):
+    items_without_product: bool = False  # §3.4 needs id or reference (NC items too); True waives it
+    accept_revoked_exemptions: bool = False  # M03/M08/M26 are listed as revoked; True accepts them
+    rg_net: str = "proportional"  # RG amount_net: "proportional" net of what it pays, or "gross"
     strict_document_fields: bool = True
     products_default_status: str = "on"  # product list without ?status= shows only active ones
     list_date_field: str = "date"  # since/until compare the document "date" or the "system_time" date

@@ -20,7 +20,7 @@ from .payments import link_receipt
 from .receipts import receipt_draft
 
 BULK_TYPES = frozenset({"FT", "FS", "FR", "PF", "OT", "EC", "DC"})
-DEFAULT_ITEMS = [{"title": "Artigo", "gross_price": "10.00", "qty": "1", "tax_id": "NOR"}]
+DEFAULT_ITEMS = [{"reference": "ARTIGO", "title": "Artigo", "gross_price": "10.00", "qty": "1", "tax_id": "NOR"}]
 
 
 def _dates(start: str, end: str, n: int) -> list[str]:
@@ -68,8 +68,7 @@ def bulk_create(
     start = start_date or end
     if end > today or start > end:
         raise ValueError("need start_date <= end_date <= today")
-    region = account.store_region(register["store_id"])
-    lines, new_products = sale_lines(account, items or DEFAULT_ITEMS, region=region, date=start, assumptions=a)
+    lines, new_products = sale_lines(account, items or DEFAULT_ITEMS, date=start, assumptions=a)
     existing, new_client = resolve_document_client(account, client)
     for line, spec in new_products:
         line["product_id"] = ctx.new_product(account, spec)["id"]
@@ -111,7 +110,7 @@ def bulk_create(
         if year_key not in series_of:
             series_of[year_key] = series_name(a.series_format, register, mode, date)
             check_date(account, mode, doc_type, series_of[year_key], date, today)
-            if pay:
+            if pay and doc_type in a.auto_rg_types:
                 check_date(account, mode, "RG", series_name(a.series_format, register, mode, date), date, today)
         stamp = f"{date} 12:00:00"
         doc = {
@@ -128,10 +127,13 @@ def bulk_create(
         }
         issue(account, doc, ctx.next_id("document"))
         ids.append(doc["id"])
-        if pay:
-            receipt = receipt_draft(doc, series_name(a.series_format, register, mode, date), entries, gross)
+        if pay and doc_type in a.auto_rg_types:
+            series = series_name(a.series_format, register, mode, date)
+            receipt = receipt_draft(doc, series, entries, [(doc, gross)], a.rg_net)
             rg = issue(account, receipt, ctx.next_id("document"))
             link_receipt(rg, [(doc, gross)])
             ctx.touch(account, "document", rg)
+        elif pay:
+            doc["paid"] = money(gross)  # FR/FS are paid at issue, without a separate RG
         ctx.touch(account, "document", doc)
     return ids

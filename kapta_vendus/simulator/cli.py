@@ -11,8 +11,10 @@ import signal
 import sys
 
 import click
+from rich.console import Console
 
 from .assumptions import SimulatorAssumptions, parse_assume_options
+from .banner import print_banner
 from .fixtures import DEFAULT_FIXTURE
 from .ratelimit import RateLimitConfig
 from .state import SimulatorState
@@ -55,13 +57,8 @@ def simulator(host, port, api_keys, fixture, db, seed, latency_ms, rate_limit, f
     if not state.accounts:  # nothing given and nothing on disk: the shipped demo accounts
         state.load_fixture(DEFAULT_FIXTURE)
     server = serve(state, host, port, quiet=quiet)
-    click.echo(f"Vendus simulator listening on http://{host}:{server.server_port}/ws/v1.1")
-    for account in state.accounts.values():
-        register = account.first_register() or {}
-        click.echo(
-            f"  account {account.id} key={account.key} region={account.region} "
-            f"register={register.get('id')} ({register.get('mode')})"
-        )
+    print_banner(Console(), f"http://{host}:{server.server_port}/ws/v1.1", list(state.accounts.values()))
+    sys.stdout.flush()  # the first line is read by whoever started us (tests, the demo)
     # SIGTERM (docker stop, process managers) shuts down as cleanly as Ctrl-C
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

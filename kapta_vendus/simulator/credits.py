@@ -43,8 +43,13 @@ def _original(account: Account, ref: object, mode: str, i: int) -> tuple[dict, b
     return doc, same_space
 
 
-def credit_lines(account: Account, items: object, mode: str) -> tuple[list[dict], list[tuple]]:
-    """Return (NC lines, effects); each effect is (original doc, row index, qty, gross) to apply on commit."""
+def credit_lines(
+    account: Account, items: object, mode: str, need_product: bool = True
+) -> tuple[list[dict], list[tuple]]:
+    """Return (NC lines, effects); each effect is (original doc, row index, qty, gross) to apply on commit.
+
+    Each item names the original line's product by ``id`` or ``reference`` (vendus-api §3.4: one of
+    the two is always required; §7.4: the original line's); ``need_product=False`` waives it."""
     if not isinstance(items, list) or not items:
         raise invalid("items")
     lines: list[dict] = []
@@ -54,6 +59,8 @@ def credit_lines(account: Account, items: object, mode: str) -> tuple[list[dict]
         qty = check_item(item, i)
         if "reference_document" not in item:
             raise invalid(f"items[{i}].reference_document", "Obrigatório em notas de crédito.")
+        if need_product and item.get("id") in (None, "") and item.get("reference") in (None, ""):
+            raise invalid(f"items[{i}]", "Indique o id ou a reference do artigo da linha original.")
         original, same_space = _original(account, item["reference_document"], mode, i)
         row = item["reference_document"].get("document_row")
         if isinstance(row, str) and row.isdigit():

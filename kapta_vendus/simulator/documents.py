@@ -110,17 +110,33 @@ def _mode(register: dict, raw: object, override_allowed: bool) -> str:
     return raw
 
 
+def _requested_mode(account: Account, body: dict) -> str:
+    """The mode a request will be issued in, without refusing anything (for the tx_id lookup)."""
+    if body.get("mode") in ("normal", "tests"):
+        return body["mode"]
+    raw = body.get("register_id")
+    register_id = int(raw) if isinstance(raw, int) or str(raw or "").isdigit() else None
+    register = account.registers.get(register_id) if register_id is not None else account.first_register()
+    return (register or {}).get("mode", "tests")
+
+
 def _replayed(ctx, account: Account, body: dict) -> dict | None:
-    """The document an earlier request with this tx_id (or external_reference, by assumption) created."""
+    """The document an earlier request with this tx_id (or external_reference, by assumption) created.
+
+    tx_ids are kept per mode (vendus-api §7.6/§7.7: test documents are a separate space), so the same
+    tx_id in tests mode and in normal mode names two different documents.
+    """
+    mode = _requested_mode(account, body)
     tx_id = body.get("tx_id")
     if tx_id not in (None, ""):
-        found = account.tx_ids.get(str(tx_id))
+        found = account.tx_ids.get((mode, str(tx_id)))
         retention = ctx.assumptions.tx_id_retention_seconds
         if found and (retention is None or ctx.clock.timestamp() - found[1] <= retention):
             return account.docs[found[0]]
     reference = body.get("external_reference")
     if ctx.assumptions.external_reference_dedup and reference and reference in account.external_refs:
-        return account.docs[account.external_refs[reference]]
+        doc = account.docs[account.external_refs[reference]]
+        return doc if doc["mode"] == mode else None
     return None
 
 
@@ -143,6 +159,12 @@ def create_document(ctx, account: Account, body: object) -> tuple[dict, bool]:
     date = _date_field(body, "date", today)
     series = series_name(a.series_format, register, mode, date)
     check_date(account, mode, doc_type, series, date, today)
+    # date_supply defaults to date and may be earlier, never later (vendus-api §3.3, pt-rules §3)
+    date_supply = _date_field(body, "date_supply", date)
+    if date_supply > date:
+        raise invalid(
+            "date_supply", f"A data de entrega ({date_supply}) não pode ser posterior à data do documento ({date})."
+        )
     system_time = now.strftime("%Y-%m-%d %H:%M:%S")
     draft = {
         "type": doc_type,
@@ -150,7 +172,7 @@ def create_document(ctx, account: Account, body: object) -> tuple[dict, bool]:
         "mode": mode,
         "series": series,
         "date": date,
-        "date_supply": _date_field(body, "date_supply", date),
+        "date_supply": date_supply,
         "date_due": date,
         "system_time": system_time,
         "local_time": account.local(now).strftime("%Y-%m-%d %H:%M:%S"),
@@ -180,12 +202,11 @@ def create_document(ctx, account: Account, body: object) -> tuple[dict, bool]:
     if doc_type == "NC":
         if not draft["notes"].strip():
             raise invalid("notes", "Indique o motivo da nota de crédito.")
-        lines, effects = credit_lines(account, body.get("items"), mode)
+        lines, effects = credit_lines(account, body.get("items"), mode, not a.items_without_product)
         first_ref = account.docs[lines[0]["ref_doc_id"]]
         draft["client"] = first_ref["client"]
     else:
-        region = account.store_region(register["store_id"])
-        lines, new_products = sale_lines(account, body.get("items"), region=region, date=date, assumptions=a)
+        lines, new_products = sale_lines(account, body.get("items"), date=date, assumptions=a)
         d_amount = parse_decimal(body.get("discount_amount", 0), "discount_amount")
         d_pct = parse_decimal(body.get("discount_percentage", 0), "discount_percentage")
         if d_pct > HUNDRED:
@@ -207,6 +228,7 @@ def create_document(ctx, account: Account, body: object) -> tuple[dict, bool]:
     entries, paid, pay_due = plan_payments(account, body.get("payments"), gross)
     if doc_type in a.require_payments_types and (not entries or paid < gross):
         raise invalid("payments", "Este tipo de documento tem de ser pago no momento da emissão.")
+    # FT payments make an automatic RG (§7.2); FR and FS are receipts themselves, paid at issue
     auto_rg = paid > 0 and doc_type in a.auto_rg_types
     if auto_rg:
         check_date(account, mode, "RG", series, date, today)
@@ -228,6 +250,7 @@ def create_document(ctx, account: Account, body: object) -> tuple[dict, bool]:
         amount_net=money(net),
         payments=entries,
         date_due=date_due,
+        paid=money(paid) if paid > 0 and not auto_rg else "0.00",
     )
     doc = issue(account, draft, ctx.next_id("document"))
     for original, row_index, qty, credited in effects:
@@ -237,7 +260,7 @@ def create_document(ctx, account: Account, body: object) -> tuple[dict, bool]:
             doc["related"] = [*doc["related"], original["id"]]
         ctx.touch(account, "document", original)
     if auto_rg:
-        receipt = receipt_draft(draft, series, entries, paid)
+        receipt = receipt_draft(draft, series, entries, [(doc, paid)], a.rg_net)
         rg = issue(account, receipt, ctx.next_id("document"))
         link_receipt(rg, [(doc, paid)])
         ctx.touch(account, "document", rg)

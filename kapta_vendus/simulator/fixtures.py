@@ -4,9 +4,9 @@ Fixture shape (every id is optional and auto-assigned; see default_fixture.yaml)
 
     accounts:
       - api_key: demo-key
-        company: ..., fiscal_id: "501964843", region: mainland   # mainland | madeira | azores
+        company: ..., fiscal_id: "501964843", region: mainland   # the account's rates (taxes/)
         stores:
-          - title: Loja, region: mainland
+          - title: Loja, postalcode: "1100-053"     # 9000-9399 Madeira, 9500-9999 Azores
             registers: [{title: Caixa 1, mode: normal, series: "01", type: api}]
         payment_methods: [{title: Dinheiro, type: NU, change: 1}, ...]
         products: [{reference: CAFE, title: Café, gross_price: "0.80", tax_id: RED, unit_id: 1}]
@@ -31,6 +31,7 @@ from .taxes import REGIONS
 
 DEFAULT_FIXTURE = Path(__file__).with_name("default_fixture.yaml")
 REGISTER_MODES = ("normal", "tests")
+_REGION_POSTAL_CODES = {"mainland": "1100-053", "madeira": "9000-018", "azores": "9500-150"}
 
 
 def read_fixture(source: str | Path | dict) -> dict:
@@ -75,21 +76,24 @@ def build_account(ctx, spec: dict, today: str) -> Account:
     }
     account = Account(key, info)
     for store_spec in spec.get("stores") or template["stores"]:
+        # Vendus stores have no region (vendus-api §3.4): a store's region is known from its postal
+        # code. A fixture's legacy ``region`` only picks a postal code of that region when none is given.
+        postalcode = store_spec.get("postalcode") or _REGION_POSTAL_CODES.get(store_spec.get("region", ""), "")
+        if store_spec.get("region", "mainland") not in REGIONS:
+            raise ValueError(f"unknown store region {store_spec['region']!r}")
         store = {
             "id": ctx.claim_id("store", store_spec.get("id")),
             "type": store_spec.get("type", "store"),
             "title": store_spec.get("title", "Loja"),
-            "region": store_spec.get("region", region),
             "tax_id": "NOR",
             "tax_exemption": "",
             "tax_exemption_law": "",
-            **{f: store_spec.get(f, "") for f in ("address", "postalcode", "city", "email", "phone", "cae")},
+            **{f: store_spec.get(f, "") for f in ("address", "city", "email", "phone", "cae")},
+            "postalcode": str(postalcode),
             "country": "PT",
             "status": store_spec.get("status", "on"),
             "share_stock_store_id": None,
         }
-        if store["region"] not in REGIONS:
-            raise ValueError(f"unknown store region {store['region']!r}")
         account.add_store(store)
         for index, reg in enumerate(store_spec.get("registers") or [{}]):
             if reg.get("mode", "normal") not in REGISTER_MODES:

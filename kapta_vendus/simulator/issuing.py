@@ -15,9 +15,6 @@ from functools import lru_cache
 
 from .accounts import Account
 from .errors import a001
-from .taxes import REGIONS, rate_for
-
-_REGION_OF_COUNTRY = {info["country"]: name for name, info in REGIONS.items()}
 
 
 def series_name(series_format: str, register: dict, mode: str, date: str) -> str:
@@ -85,23 +82,26 @@ def qrcode_data(account: Account, doc: dict) -> str:
         f"G:{doc['number']}",
         f"H:{doc['atcud']}",
     ]
-    buckets: dict[str, dict[str, Decimal]] = {}
+    # per region (line country) and rate class: [base, VAT], from each line's own rate and net
+    buckets: dict[str, dict[str, list[Decimal]]] = {}
     for line in doc.get("items") or []:
         per_class = buckets.setdefault(line["country"], {})
-        per_class[line["tax_id"]] = per_class.get(line["tax_id"], Decimal(0)) + Decimal(line["gross_total"])
+        gross = Decimal(line["gross_total"])
+        base = (gross * 100 / (100 + Decimal(line["rate"]))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        bucket = per_class.setdefault(line["tax_id"], [Decimal(0), Decimal(0)])
+        bucket[0] += base
+        bucket[1] += gross - base
     vat_total = Decimal(0)
     for country, per_class in buckets.items():
         letter = _QR_REGION_LETTER.get(country, "I")
         parts.append(f"{letter}1:{country}")
-        exempt = sum((v for k, v in per_class.items() if k not in _QR_FIELDS), Decimal(0))
+        exempt = sum((v[0] + v[1] for k, v in per_class.items() if k not in _QR_FIELDS), Decimal(0))
         if exempt:
             parts.append(f"{letter}2:{exempt:.2f}")
         for tax_class, (base_field, vat_field) in _QR_FIELDS.items():
             if tax_class in per_class:
-                rate = rate_for(_REGION_OF_COUNTRY.get(country, "mainland"), tax_class, doc["date"])
-                gross = per_class[tax_class]
-                base = (gross * 100 / (100 + rate)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-                vat_total += gross - base
-                parts += [f"{letter}{base_field}:{base:.2f}", f"{letter}{vat_field}:{gross - base:.2f}"]
+                base, vat = per_class[tax_class]
+                vat_total += vat
+                parts += [f"{letter}{base_field}:{base:.2f}", f"{letter}{vat_field}:{vat:.2f}"]
     parts += [f"N:{vat_total:.2f}", f"O:{doc['amount_gross']}", f"Q:{doc['hash']}", "R:0000"]
     return "*".join(parts)

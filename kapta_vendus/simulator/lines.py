@@ -3,7 +3,7 @@
 Prices are VAT-inclusive (``gross_price``). Line discounts are both taken from the list price: the
 ``discount_percentage`` of the price, and the ``discount_amount`` (the SDK's example: 100, 20 off and
 3.5 % -> 100 - 3.50 - 20 = 76.50, net 62.20; compounding them would give 77.20). Line totals are rounded
-to cents; taxes are then computed per rate from the gross totals (or per line, by assumption).
+to cents; each line's net is its rounded gross without VAT, and the document's net is the sum of them.
 Lines are treated as immutable values: a later change (a credit note lowering ``qty_nc``) replaces
 the line dict, so bulk-created documents can share one list of lines.
 """
@@ -15,7 +15,7 @@ from decimal import Decimal
 from .accounts import Account
 from .errors import invalid
 from .money import HUNDRED, ZERO, money, parse_decimal, q2, qty_str
-from .taxes import EXEMPTIONS, REGIONS, REVOKED_EXEMPTIONS, TAX_IDS, rate_for
+from .taxes import EXEMPTIONS, REGIONS, REVOKED_EXEMPTIONS, TAX_CUSTOM_COUNTRIES, TAX_IDS, exemption_law, rate_for
 
 ITEM_FIELDS = frozenset(
     {
@@ -64,8 +64,9 @@ def check_item(item: object, i: int) -> Decimal:
     return qty
 
 
-def _resolve_product(account: Account, item: dict, i: int, create: bool) -> tuple[dict | None, bool]:
-    """Return (product, is_new). An unknown reference with title + gross_price becomes a product."""
+def _resolve_product(account: Account, item: dict, i: int, assumptions) -> tuple[dict | None, bool]:
+    """Return (product, is_new). An item needs ``id`` or ``reference`` (vendus-api §3.4); an unknown
+    reference with ``title`` + ``gross_price`` becomes a product."""
     if item.get("id") not in (None, ""):
         raw_id = item["id"]
         product_id = int(raw_id) if isinstance(raw_id, int) or str(raw_id).isdigit() else None
@@ -80,31 +81,58 @@ def _resolve_product(account: Account, item: dict, i: int, create: bool) -> tupl
             return account.products[product_id], False
         if "title" not in item or "gross_price" not in item:
             raise invalid(f"items[{i}].reference", "Produto não encontrado.")
+        create = assumptions.create_products_from_items
         return ({"reference": str(reference)} if create else None), create
-    if "title" not in item or "gross_price" not in item:
-        raise invalid(f"items[{i}]", "Indique id ou reference de um produto, ou title e gross_price.")
+    if not assumptions.items_without_product or "title" not in item or "gross_price" not in item:
+        raise invalid(f"items[{i}]", "Indique o id ou a reference do produto.")
     return None, False
 
 
-def _tax(item: dict, product: dict, region: str, date: str, i: int) -> dict:
-    tax_id = str(item.get("tax_id") or product.get("tax_id") or "NOR").upper()
+def _custom_rate(custom: object, i: int) -> tuple[str, Decimal, str | None]:
+    """Validate ``tax_custom {country, rate, code?, type?}``; returns (country, rate, code or None)."""
+    field = f"items[{i}].tax_custom"
+    if not isinstance(custom, dict) or any(k not in TAX_CUSTOM_FIELDS for k in custom):
+        raise invalid(field)
+    country = str(custom.get("country") or "").upper()
+    if country not in TAX_CUSTOM_COUNTRIES:
+        raise invalid(f"{field}.country", "País ou região desconhecido.")
+    rate = parse_decimal(custom.get("rate"), f"{field}.rate")
+    if rate >= HUNDRED:
+        raise invalid(f"{field}.rate")
+    if str(custom.get("type") or "IVA").upper() != "IVA":
+        raise invalid(f"{field}.type")
+    code = custom.get("code")
+    if code not in (None, "") and str(code).upper() not in TAX_IDS:
+        raise invalid(f"{field}.code")
+    return country, rate, (str(code).upper() if code not in (None, "") else None)
+
+
+def _tax(item: dict, product: dict, region: str, date: str, i: int, assumptions) -> dict:
+    """The line's tax: the account's rate for ``tax_id``, or the item's ``tax_custom`` (vendus-api §3.4)."""
+    custom = None
+    if item.get("tax_custom") is not None:
+        custom = _custom_rate(item["tax_custom"], i)
+    tax_id = str((custom and custom[2]) or item.get("tax_id") or product.get("tax_id") or "NOR").upper()
     if tax_id not in TAX_IDS:
         raise invalid(f"items[{i}].tax_id")
-    exemption = item.get("tax_exemption", product.get("tax_exemption") if "tax_id" not in item else None)
-    law = item.get("tax_exemption_law", product.get("tax_exemption_law") if "tax_id" not in item else None)
+    own = "tax_id" in item or (custom is not None and custom[2] is not None)
+    exemption = item.get("tax_exemption", product.get("tax_exemption") if not own else None)
+    law = item.get("tax_exemption_law", product.get("tax_exemption_law") if not own else None)
     if tax_id == "ISE":
-        if exemption not in EXEMPTIONS or exemption in REVOKED_EXEMPTIONS:
+        allowed = exemption in EXEMPTIONS and (
+            exemption not in REVOKED_EXEMPTIONS or assumptions.accept_revoked_exemptions
+        )
+        if not allowed:
             raise invalid(f"items[{i}].tax_exemption", "Motivo de isenção inválido.")
-        if not isinstance(law, str) or not law.strip():
+        # tax_exemption_law is optional (§3.4): the document then shows the account's law for the code
+        if law in (None, ""):
+            law = exemption_law(exemption)
+        elif not isinstance(law, str) or not law.strip():
             raise invalid(f"items[{i}].tax_exemption_law")
     elif exemption:
         raise invalid(f"items[{i}].tax_exemption", "Só é permitido com tax_id ISE.")
-    custom = item.get("tax_custom")
     if custom is not None:
-        if not isinstance(custom, dict) or any(k not in TAX_CUSTOM_FIELDS for k in custom):
-            raise invalid(f"items[{i}].tax_custom")
-        rate = parse_decimal(custom.get("rate"), f"items[{i}].tax_custom.rate")
-        country = str(custom.get("country") or REGIONS[region]["country"])
+        country, rate = custom[0], (Decimal(0) if tax_id in ("ISE", "OUT") else custom[1])
     else:
         rate, country = rate_for(region, tax_id, date), REGIONS[region]["country"]
     return {
@@ -112,12 +140,15 @@ def _tax(item: dict, product: dict, region: str, date: str, i: int) -> dict:
         "rate": str(rate.normalize()),
         "country": country,
         "exemption": exemption if tax_id == "ISE" else "",
-        "exemption_law": law if tax_id == "ISE" else "",
+        "exemption_law": law.strip() if tax_id == "ISE" else "",
     }
 
 
-def sale_lines(account: Account, items: object, *, region: str, date: str, assumptions) -> tuple[list, list]:
-    """Price ``items`` for an FT/FS/FR/PF/... Returns (lines, products to create on commit)."""
+def sale_lines(account: Account, items: object, *, date: str, assumptions) -> tuple[list, list]:
+    """Price ``items`` for an FT/FS/FR/PF/... Returns (lines, products to create on commit).
+
+    Rates come from the account (never from the store: Vendus has no per-store region)."""
+    region = account.region
     if not isinstance(items, list) or not items:
         raise invalid("items")
     lines, new_products = [], []
@@ -125,7 +156,7 @@ def sale_lines(account: Account, items: object, *, region: str, date: str, assum
         qty = check_item(item, i)
         if "reference_document" in item:
             raise invalid(f"items[{i}].reference_document", "Só é permitido em notas de crédito.")
-        product, is_new = _resolve_product(account, item, i, assumptions.create_products_from_items)
+        product, is_new = _resolve_product(account, item, i, assumptions)
         base = product if product is not None and not is_new else {}
         title = item.get("title", base.get("title"))
         if not isinstance(title, str) or not title.strip():
@@ -136,7 +167,7 @@ def sale_lines(account: Account, items: object, *, region: str, date: str, assum
         type_id = str(item.get("type_id") or base.get("type_id") or "P")
         if type_id not in TYPE_IDS:
             raise invalid(f"items[{i}].type_id")
-        tax = _tax(item, base, region, date, i)
+        tax = _tax(item, base, region, date, i, assumptions)
         d_amount = parse_decimal(item.get("discount_amount", 0), f"items[{i}].discount_amount")
         d_pct = parse_decimal(item.get("discount_percentage", 0), f"items[{i}].discount_percentage")
         if d_pct > HUNDRED:
@@ -219,7 +250,12 @@ def net_of(gross: Decimal, rate: Decimal) -> Decimal:
 
 
 def summarize(lines: list[dict], tax_rounding: str) -> tuple[Decimal, Decimal, list[dict]]:
-    """(amount_gross, amount_net, taxes[]) with one taxes entry per VAT rate."""
+    """(amount_gross, amount_net, taxes[]) with one taxes entry per VAT rate.
+
+    By default ``amount_net`` is the sum of the lines' nets (vendus-api §4, pt-invoicing-rules §5:
+    NetTotal = sum of lines) and each ``taxes[].base`` the sum of that rate's line nets, so the three
+    views of one document agree. ``tax_rounding=per_rate`` derives each base from the rate's gross.
+    """
     per_rate: dict[Decimal, list[Decimal]] = {}
     for line in lines:
         rate = Decimal(line["rate"])
@@ -230,7 +266,7 @@ def summarize(lines: list[dict], tax_rounding: str) -> tuple[Decimal, Decimal, l
     taxes, total_gross, total_net = [], ZERO, ZERO
     for rate in sorted(per_rate):
         gross, line_net = per_rate[rate]
-        base = line_net if tax_rounding == "per_line" else net_of(gross, rate)
+        base = net_of(gross, rate) if tax_rounding == "per_rate" else line_net
         taxes.append(
             {
                 "rate": rate_number(rate),

@@ -1,7 +1,10 @@
-"""VAT rates per Portuguese region, exemption codes and the NIF check digit.
+"""VAT rates of the account, ``tax_custom`` countries, exemption codes and the NIF check digit.
 
-Rates follow the regional tables in force 2024-2026 (mainland 23/13/6, Madeira 22/12/4, Azores
-16/9/4). Madeira's reduced rate was 5 % before 2024-10-01, so the rate depends on the document date.
+Vendus has no per-store region (reference vendus-api §3.4): an item's rate comes from the account
+(mainland 23/13/6 on a Portuguese account, §5.3) unless the item carries ``tax_custom {country, rate,
+code, type}``, the only way to charge Madeira (PT-MA) or Azores (PT-AC) rates. The regional tables
+(pt-invoicing-rules §2: Madeira 22/12/4, RED 5 before 2024-10-01; Azores 16/9/4) only serve accounts
+whose fixture says they are based on an island, and the AT QR code's per-region fields.
 """
 
 from __future__ import annotations
@@ -18,16 +21,51 @@ MADEIRA_RED_CHANGE = "2024-10-01"  # 5 % before this date, 4 % from it
 TAX_IDS = ("NOR", "INT", "RED", "ISE", "OUT")
 TAX_TITLES = {"NOR": "Normal", "INT": "Intermédia", "RED": "Reduzida", "ISE": "Isento", "OUT": "Outros"}
 
-# Codes Vendus lists for tax_exemption (API reference §5.3). Revoked or expired codes are refused.
+# ``tax_custom.country``: the Portuguese regions, plus the EU member states (another country's VAT).
+TAX_CUSTOM_COUNTRIES = frozenset(
+    {"PT", "PT-MA", "PT-AC"}
+    | {
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "PL",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+    }
+)
+
+# The account's ``taxes/exemptions/`` (vendus-api §5.3): code -> (text = the label, law = the legal
+# article, pt-invoicing-rules §2). M44-M46 are not in Vendus's list, so they are refused. M03, M08 and
+# M26 are listed marked as revoked/expired and refused on documents unless ``accept_revoked_exemptions``.
 EXEMPTIONS: dict[str, tuple[str, str]] = {
-    "M01": ("Artigo 16.º, n.º 6 do CIVA", "Artigo 16.º, n.º 6, alíneas a) a d) do CIVA"),
-    "M02": ("Artigo 6.º do Decreto-Lei n.º 198/90", "Artigo 6.º do Decreto-Lei n.º 198/90, de 19 de junho"),
+    "M01": ("Isento artigo 16.º, n.º 6 do CIVA", "Artigo 16.º, n.º 6, alíneas a) a d) do CIVA"),
+    "M02": ("Isento artigo 6.º do Decreto-Lei n.º 198/90", "Artigo 6.º do Decreto-Lei n.º 198/90, de 19 de junho"),
     "M03": ("Exigibilidade de caixa (revogado)", "Decreto-Lei n.º 204/97, de 9 de agosto"),
     "M04": ("Isento artigo 13.º do CIVA", "Artigo 13.º do CIVA"),
     "M05": ("Isento artigo 14.º do CIVA", "Artigo 14.º do CIVA"),
     "M06": ("Isento artigo 15.º do CIVA", "Artigo 15.º do CIVA"),
     "M07": ("Isento artigo 9.º do CIVA", "Artigo 9.º do CIVA"),
-    "M08": ("IVA autoliquidação (revogado)", "Artigo 2.º, n.º 1, alínea i) do CIVA"),
+    "M08": ("IVA - autoliquidação (revogado)", "Artigo 2.º, n.º 1, alínea i) do CIVA"),
     "M09": ("IVA - não confere direito a dedução", "Artigo 62.º alínea b) do CIVA"),
     "M10": ("IVA - regime de isenção", "Artigo 53.º do CIVA"),
     "M11": ("Regime particular do tabaco", "Decreto-Lei n.º 346/85, de 23 de agosto"),
@@ -50,7 +88,7 @@ EXEMPTIONS: dict[str, tuple[str, str]] = {
     "M41": ("IVA - autoliquidação", "Artigo 8.º n.º 3 do RITI"),
     "M42": ("IVA - autoliquidação", "Decreto-Lei n.º 21/2007, de 29 de janeiro"),
     "M43": ("IVA - autoliquidação", "Decreto-Lei n.º 362/99, de 16 de setembro"),
-    "M99": ("Não sujeito ou não tributado", "Outras situações de não liquidação do imposto"),
+    "M99": ("Não sujeito ou não tributado", "Artigos 2.º n.º 2, 3.º n.ºs 4, 6 e 7 e 4.º n.º 5 do CIVA"),
 }
 REVOKED_EXEMPTIONS = frozenset({"M03", "M08", "M26"})
 
@@ -87,11 +125,13 @@ def taxes_listing(region: str, *, every_region: bool = False) -> list[dict]:
 
 
 def exemptions_listing() -> list[dict]:
-    return [
-        {"id": code, "text": text, "law": law}
-        for code, (text, law) in EXEMPTIONS.items()
-        if code not in REVOKED_EXEMPTIONS
-    ]
+    """Rows for GET taxes/exemptions/: ``{id, text, law}``, revoked codes included (their text says so)."""
+    return [{"id": code, "text": text, "law": law} for code, (text, law) in EXEMPTIONS.items()]
+
+
+def exemption_law(code: str) -> str:
+    """The legal article the account shows for ``code`` (used when an item leaves the law out)."""
+    return EXEMPTIONS[code][1]
 
 
 def normalize_nif(value: str) -> str:

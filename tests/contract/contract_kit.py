@@ -139,11 +139,18 @@ class Shop:
         return self.client.create_document(payload)
 
     def credit(self, invoice: dict, rows: list[tuple[int, Any]], notes: str | None = "Devolução", **body: Any) -> dict:
+        """An NC for rows of ``invoice``; each item names the original line's product (§3.4, §7.4)."""
+        mode = "tests" if invoice["number"].split(" ")[-1].startswith("T") else None
+        lines = self.client.get_document(invoice["id"], mode=mode)["items"]
         payload: dict[str, Any] = {
             "type": "NC",
             "register_id": self.register,
             "items": [
-                {"reference_document": {"document_number": invoice["number"], "document_row": row}, "qty": qty}
+                {
+                    "reference_document": {"document_number": invoice["number"], "document_row": row},
+                    "reference": lines[row - 1]["reference"] if 1 <= row <= len(lines) else "CAFE",
+                    "qty": qty,
+                }
                 for row, qty in rows
             ],
             **body,

@@ -17,7 +17,6 @@ from contract_kit import (
     SALE_TOTAL,
     SHORT_SHAPE,
     TODAY,
-    Shop,
     assert_money_is_decimal,
     number_of,
     related,
@@ -28,7 +27,7 @@ from kapta_vendus.simulator import SimClock, SimulatorState, run_in_thread
 from kapta_vendus.vendus import VendusClient, VendusNotFound, VendusPayloadError, VendusRejected
 
 P001_PREFIX = "Parâmetro inválido ou mal preenchido"
-LIVRO_EXEMPT = {"title": "Livro", "gross_price": Decimal("10.00"), "qty": 1, "tax_id": "ISE"}
+LIVRO_EXEMPT = {"reference": "LIVRO2", "title": "Livro", "gross_price": Decimal("10.00"), "qty": 1, "tax_id": "ISE"}
 
 
 def _create_every_type(shop) -> dict[str, dict]:
@@ -45,8 +44,8 @@ def test_every_type_is_created_with_the_short_shape(shop):
     for doc_type, doc in created.items():
         assert set(doc) == SHORT_SHAPE, doc_type
         assert doc["type"] == doc_type
-        # the automatic receipts of FS and FR came first in the RG sequence
-        assert doc["number"] == number_of(doc_type, 3 if doc_type == "RG" else 1), doc
+        # FS and FR are receipts themselves (§7.2): the explicit RG is the first of its sequence
+        assert doc["number"] == number_of(doc_type, 1), doc
         assert doc["date"] == TODAY
         assert doc["tax_authority_id"] == ""
         assert re.fullmatch(r".{4}", doc["hash"])
@@ -92,7 +91,7 @@ def test_detail_amounts_are_decimal_and_consistent(shop):
 def test_list_rows_have_the_row_shape_with_a_string_status(shop):
     _create_every_type(shop)
     rows = list(shop.client.list_documents())
-    assert len(rows) == 11  # the 9 created + the automatic receipts of FS and FR
+    assert len(rows) == 9  # FS and FR make no automatic receipt (§7.2)
     for row in rows:
         assert set(row) >= ROW_FIELDS
         assert isinstance(row["status"], str)
@@ -112,13 +111,15 @@ def test_numbering_is_gapless_per_mode_type_series_and_year(shop, sim):
     assert [d["number"] for d in fr] == [number_of("FR", n) for n in (1, 2)]
     assert other_series["number"] == number_of("FT", 1, series="02")
     assert [d["number"] for d in tests] == [number_of("FT", n, tests=True) for n in (1, 2)]
-    # Each FR's automatic receipt counts in the RG sequence, which FT numbering never sees.
+    # A paid FT's automatic receipt counts in the RG sequence, which FT numbering never sees.
+    paid_ft = shop.sale(payments=[{"id": shop.cash}])
+    assert paid_ft["number"] == number_of("FT", 4)
     rg_numbers = sorted(r["number"] for r in shop.client.list_documents(type="RG"))
-    assert rg_numbers == [number_of("RG", 1), number_of("RG", 2)]
+    assert rg_numbers == [number_of("RG", 1)]
     # A refused request uses no number.
     with pytest.raises(VendusRejected):
         shop.sale(items=[{"reference": "CAFE", "qty": 1, "tax_rate": 23}])
-    assert shop.sale()["number"] == number_of("FT", 4)
+    assert shop.sale()["number"] == number_of("FT", 5)
 
 
 def test_test_mode_has_its_own_space(shop):
@@ -153,12 +154,15 @@ def test_payments_create_an_automatic_receipt_linked_both_ways(shop):
     assert row["payment_status"] == "paid" and row["total_unpaid"] == Decimal("0.00")
 
 
-def test_cash_overpayment_is_change_and_still_one_receipt(shop):
+def test_cash_overpayment_is_change_and_an_fr_needs_no_receipt(shop):
+    """§7.2: the automatic RG is made for FT only; an FR is its own receipt, paid at issue."""
     fr = shop.paid_sale("FR", payments=[{"id": shop.cash, "amount": Decimal("5.00")}])
     detail = shop.client.get_document(fr["id"])
     assert detail["payments"][0]["change"] == Decimal("2.10")
-    assert detail["debt"]["unpaid"] == Decimal("0.00")
-    assert len(related(detail)["RG"]) == 1
+    assert detail["debt"]["unpaid"] == Decimal("0.00") and detail["payment_status"] == "paid"
+    assert detail["related_docs"] == []
+    ft = shop.sale(payments=[{"id": shop.cash, "amount": Decimal("5.00")}])
+    assert len(related(shop.client.get_document(ft["id"]))["RG"]) == 1
 
 
 def test_fr_and_fs_without_payment_are_rejected(shop):
@@ -213,7 +217,13 @@ def test_credit_note_rules(shop):
                 "register_id": shop.register,
                 "notes": "x",
                 "reference_document_id": ft["id"],
-                "items": [{"reference_document": {"document_number": ft["number"], "document_row": 1}, "qty": 1}],
+                "items": [
+                    {
+                        "reference_document": {"document_number": ft["number"], "document_row": 1},
+                        "reference": "CAFE",
+                        "qty": 1,
+                    }
+                ],
             }
         )
     assert top_level.value.code == "P001"
@@ -328,38 +338,74 @@ def test_valid_nif_creates_the_client_once(shop):
     assert len(rows) == 2
 
 
-def test_exempt_lines_need_an_exemption(shop):
+def test_exempt_lines_need_an_exemption_and_the_law_is_optional(shop):
+    """§3.4: tax_exemption must be one of the account's taxes/exemptions/ codes; tax_exemption_law is
+    optional and, when left out, the document shows the account's law for the code."""
     with pytest.raises(VendusRejected) as missing:
         shop.sale(items=[LIVRO_EXEMPT])
     assert missing.value.code == "P001" and "tax_exemption" in missing.value.message
-    with pytest.raises(VendusRejected):
-        shop.sale(items=[{**LIVRO_EXEMPT, "tax_exemption": "M03", "tax_exemption_law": "revogado"}])
+    for refused in ("M03", "M44", "M45", "M46"):  # revoked, or not in Vendus's list (pt-rules §2)
+        with pytest.raises(VendusRejected) as caught:
+            shop.sale(items=[{**LIVRO_EXEMPT, "tax_exemption": refused, "tax_exemption_law": "Artigo 6.º do CIVA"}])
+        assert caught.value.status == 403 and "Motivo de isenção inválido" in caught.value.message
     ok = shop.sale(items=[{**LIVRO_EXEMPT, "tax_exemption": "M07", "tax_exemption_law": "Artigo 9.º do CIVA"}])
     detail = shop.client.get_document(ok["id"])
     assert detail["taxes"] == [
         {"rate": 0, "base": Decimal("10.00"), "amount": Decimal("0.00"), "total": Decimal("10.00")}
     ]
     assert detail["items"][0]["tax"]["exemption"] == "M07"
+    without_law = shop.sale(items=[{**LIVRO_EXEMPT, "tax_exemption": "M10"}])
+    tax = shop.client.get_document(without_law["id"])["items"][0]["tax"]
+    laws = {e["id"]: e["law"] for e in shop.client.list_tax_exemptions()}
+    assert (tax["exemption"], tax["exemption_law"]) == ("M10", laws["M10"]) == ("M10", "Artigo 53.º do CIVA")
 
 
-def test_region_rates_follow_the_store(sim, make_client):
+def test_rates_come_from_the_account_and_island_rates_from_tax_custom(shop):
+    """§3.4: the API has no per-store region; a Madeira or Azores store charges the account's rates
+    unless an item carries tax_custom {country, rate, code, type} (rates: pt-invoicing-rules §2)."""
+    stores = {s["postalcode"][:2]: s["id"] for s in shop.client.list_stores()}
+    assert set(stores) == {"11", "90", "95"}  # Lisboa, Funchal (9000-9399), Ponta Delgada (9500-9999)
+    registers = {r["store_id"]: r["id"] for r in shop.client.list_registers() if r["mode"] == "normal"}
+    items = [{"reference": "SUMO", "qty": 1}, {"reference": "PASTEL", "qty": 1}, {"reference": "CAFE", "qty": 1}]
+    funchal = shop.sale(items=items, register_id=registers[stores["90"]])
+    detail = shop.client.get_document(funchal["id"])
+    assert detail["store_id"] == stores["90"]
+    assert {t["rate"] for t in detail["taxes"]} == {23, 13, 6}
+    island = [
+        {**items[0], "tax_custom": {"country": "PT-MA", "rate": 22, "code": "NOR", "type": "IVA"}},
+        {**items[1], "tax_custom": {"country": "PT-MA", "rate": Decimal("12"), "code": "INT", "type": "IVA"}},
+        {**items[2], "tax_custom": {"country": "PT-AC", "rate": 4, "code": "RED", "type": "IVA"}},
+    ]
+    doc = shop.sale(items=island, register_id=registers[stores["95"]])
+    detail = shop.client.get_document(doc["id"])
+    assert [(i["tax"]["country"], i["tax"]["rate"]) for i in detail["items"]] == [
+        ("PT-MA", 22), ("PT-MA", 12), ("PT-AC", 4)
+    ]  # fmt: skip
+    assert {t["rate"] for t in detail["taxes"]} == {22, 12, 4}
+    assert sum(t["total"] for t in detail["taxes"]) == Decimal("5.60")
+    assert detail["amount_net"] == sum(i["amounts"]["net_total"] for i in detail["items"])
+    for tax in detail["taxes"]:
+        assert tax["base"] + tax["amount"] == tax["total"]
+    with pytest.raises(VendusRejected) as caught:
+        shop.sale(items=[{**items[0], "tax_custom": {"country": "PT-XX", "rate": 22}}])
+    assert caught.value.status == 403 and caught.value.code == "P001"
+    with pytest.raises(VendusRejected):
+        shop.sale(items=[{**items[0], "tax_custom": {"country": "PT-MA", "rate": "vinte"}}])
+    assert {t["id"]: t["rate"] for t in shop.client.list_taxes()} == {
+        "NOR": 23,
+        "INT": 13,
+        "RED": 6,
+        "ISE": 0,
+        "OUT": 0,
+    }
+
+
+def test_an_island_account_lists_its_own_rates(sim, make_client):
     response = _add_islands_account(sim)
     islands = make_client("islands-key")
-    stores = {s["region"]: s["id"] for s in islands.list_stores() if s["title"] != "Testes"}
-    registers = {r["store_id"]: r["id"] for r in islands.list_registers()}
-    shop = Shop(islands)
-    items = [{"reference": "SUMO", "qty": 1}, {"reference": "PASTEL", "qty": 1}, {"reference": "CAFE", "qty": 1}]
-    expected = {"madeira": {22, 12, 4}, "azores": {16, 9, 4}}
-    for region, rates in expected.items():
-        doc = shop.sale(items=items, register_id=registers[stores[region]])
-        detail = islands.get_document(doc["id"])
-        assert {t["rate"] for t in detail["taxes"]} == rates, region
-        assert detail["store_id"] == stores[region]
-        assert sum(t["total"] for t in detail["taxes"]) == Decimal("5.60")
-        for tax in detail["taxes"]:
-            assert tax["base"] + tax["amount"] == tax["total"]
-    assert {t["id"]: t["rate"] for t in islands.list_taxes()} == {"NOR": 22, "INT": 12, "RED": 4, "ISE": 0, "OUT": 0}
     assert response["api_key"] == "islands-key"
+    assert {t["id"]: t["rate"] for t in islands.list_taxes()} == {"NOR": 22, "INT": 12, "RED": 4, "ISE": 0, "OUT": 0}
+    assert {s["postalcode"] for s in islands.list_stores()} == {"9000-018", "9500-150"}
 
 
 def _add_islands_account(sim) -> dict:
@@ -367,13 +413,8 @@ def _add_islands_account(sim) -> dict:
         "api_key": "islands-key",
         "region": "madeira",
         "stores": [
-            {"title": "Funchal", "region": "madeira", "registers": [{"title": "C1", "mode": "normal", "series": "01"}]},
-            {
-                "title": "P. Delgada",
-                "region": "azores",
-                "registers": [{"title": "C2", "mode": "normal", "series": "02"}],
-            },
-            {"title": "Testes", "region": "madeira", "registers": [{"title": "C3", "mode": "tests", "series": "03"}]},
+            {"title": "Funchal", "postalcode": "9000-018", "registers": [{"title": "C1", "mode": "normal"}]},
+            {"title": "P. Delgada", "postalcode": "9500-150", "registers": [{"title": "C2", "mode": "normal"}]},
         ],
     }
     response = requests.post(f"{sim.root_url}/_sim/accounts", json=spec, timeout=5)
@@ -386,6 +427,7 @@ def test_line_discounts_follow_the_sdk_example(shop):
     doc = shop.sale(
         items=[
             {
+                "reference": "SERVICO",
                 "title": "Serviço",
                 "gross_price": Decimal("100.00"),
                 "qty": 1,

@@ -96,12 +96,17 @@ def test_document_types(client):
 
 def test_stores_and_registers(client, shop):
     stores = client.list_stores()
-    assert [s["id"] for s in stores] == [shop.store]
+    # §6 store shape with its postal code: Lisboa, Funchal (Madeira 9000-9399), Ponta Delgada (Azores 9500-9999)
+    assert stores[0]["id"] == shop.store
+    assert [s["postalcode"] for s in stores] == ["1100-053", "9000-018", "9500-150"]
+    assert all("region" not in s for s in stores)
     assert client.get_store(shop.store)["title"] == stores[0]["title"]
     registers = client.list_registers(store_id=shop.store)
     assert {r["mode"] for r in registers} == {"normal", "tests"}
     assert client.get_register(shop.register)["mode"] == "normal"
-    assert [r["id"] for r in client.list_registers(isActive="yes", type="api")] == [r["id"] for r in registers]
+    every_register = client.list_registers(isActive="yes", type="api")
+    assert [r["id"] for r in every_register][:2] == [r["id"] for r in registers]
+    assert {r["store_id"] for r in every_register} == {s["id"] for s in stores}
     with pytest.raises(VendusNotFound):
         client.get_register(1)
     assert client.list_stores(type="warehouse") == []
@@ -113,8 +118,13 @@ def test_taxes_and_exemptions(client):
     every = client.list_taxes(all=True)
     assert {t["country"] for t in every} == {"PT", "PT-MA", "PT-AC"}
     exemptions = {e["id"]: e for e in client.list_tax_exemptions()}
-    assert "M07" in exemptions and exemptions["M07"]["law"]
-    assert not {"M03", "M08", "M26"} & set(exemptions)
+    # §2/§5.3: {id, text, law}; law is the legal article (pt-rules §2), M44-M46 are not listed
+    assert exemptions["M07"]["law"] == "Artigo 9.º do CIVA" and exemptions["M10"]["law"] == "Artigo 53.º do CIVA"
+    assert exemptions["M10"]["text"] == "IVA - regime de isenção"
+    assert not {"M44", "M45", "M46"} & set(exemptions)
+    assert all(
+        "revogado" in exemptions[c]["text"] or "expirado" in exemptions[c]["text"] for c in ("M03", "M08", "M26")
+    )
 
 
 def test_account(sim, client):

@@ -183,8 +183,9 @@ def test_invoice_created_push_of_an_existing_document_is_linked_not_reissued(sta
     row = _mirrored(stack, stack.sim_documents(sale_id)[0])
     assert not row.issued_here
     with Session(stack.engine) as session:
-        links = session.scalars(select(Link).where(Link.integration_id == stack.integration_id,
-                                                   Link.from_kind == "sale", Link.from_key == sale_id)).all()
+        links = session.scalars(select(Link).where(
+            Link.integration_id == stack.integration_id, Link.from_kind == "sale",
+            Link.from_key == f"{stack.store_id}:{sale_id}")).all()  # sale ids are unique per store only
     assert [(link.relation, link.to_key) for link in links] == [("invoiced_by", str(row.id))]
     shown = stack.show_event(event.id)
     assert [d["vendus_id"] for d in shown["documents"]] == [created["id"]]

@@ -72,15 +72,18 @@ def make_tenant(db: Database, pipeline_settings: Settings, simulator: RunningSim
     made: list[str] = []
 
     def make(*, api_key: str = API_KEY, store_index: int = 0, name: str | None = None, mode: str = "normal",
+             extra_store_indexes: tuple[int, ...] = (), mapping_overrides: dict | None = None,
              **config: Any) -> Tenant:
         with VendusClient(simulator.base_url, api_key, timeout=SIM_TIMEOUT) as client:
-            store_id = int(sorted(client.list_stores(), key=lambda s: int(s["id"]))[store_index]["id"])
-            mapping = discover_mapping(client, [store_id], mode)
+            ordered = sorted(client.list_stores(), key=lambda s: int(s["id"]))
+            store_id = int(ordered[store_index]["id"])
+            store_ids = [store_id, *(int(ordered[i]["id"]) for i in extra_store_indexes)]
+            mapping = {**discover_mapping(client, store_ids, mode), **(mapping_overrides or {})}
         name = name or f"shop-{len(made) + 1}"
         with db.unit_of_work() as session:
             integration, secret = create_integration(
                 session, pipeline_settings, name=name, vendus_url=simulator.base_url, api_key=api_key,
-                stores=[store_id], mode=mode, config={"mapping": mapping, **config})
+                stores=store_ids, mode=mode, config={"mapping": mapping, **config})
             made.append(integration.id)
             return Tenant(integration.id, name, secret, api_key, store_id, mapping)
 

@@ -24,6 +24,7 @@ from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Document, Event, Issuance, Link, StepRun
 from kapta_vendus.db.session import Database
 from kapta_vendus.pipeline import runner, steps
+from kapta_vendus.pipeline.references import sale_key, sale_reference
 from kapta_vendus.receiver.sender import signed_headers
 from kapta_vendus.simulator.testing import RunningSimulator
 from kapta_vendus.tasks import dispatch
@@ -37,7 +38,7 @@ MADEIRA_ACCOUNT = {
     "company": "Ilhas Exemplo, Lda",
     "fiscal_id": "100000002",
     "region": "madeira",
-    "stores": [{"title": "Loja Funchal", "region": "madeira",
+    "stores": [{"title": "Loja Funchal", "region": "madeira", "postalcode": "9000-018",
                 "registers": [{"title": "Caixa Funchal", "mode": "normal", "series": "01", "type": "api"}]}],
 }
 NIF_COMPANY = "501964843"  # a valid PT NIF (the default simulator account's own)
@@ -151,21 +152,31 @@ class Envelopes:
         return self.envelope("sale.completed", data, event_id=event_id, store_id=store_id)
 
     def payment_confirmed(self, *, sale_id: str, amount: str, method: str = "card",
-                          payment_id: str | None = None, event_id: str | None = None) -> dict:
+                          payment_id: str | None = None, event_id: str | None = None,
+                          store_id: int | None = None) -> dict:
         data = {"sale_id": sale_id, "payment_id": payment_id or f"P-{uuid.uuid4().hex[:8]}", "method": method,
                 "amount": amount, "confirmed_at": now_iso()}
-        return self.envelope("payment.confirmed", data, event_id=event_id)
+        return self.envelope("payment.confirmed", data, event_id=event_id, store_id=store_id)
 
     def sale_refunded(self, *, sale_id: str, reason: str | None = "Devolução ao balcão",
                       lines: list[dict] | None = None, refund_id: str | None = None,
-                      event_id: str | None = None) -> dict:
+                      event_id: str | None = None, store_id: int | None = None) -> dict:
         """A refund; ``reason=None`` leaves the field out, ``lines=None`` refunds everything."""
         data: dict[str, Any] = {"sale_id": sale_id, "refund_id": refund_id or f"R-{uuid.uuid4().hex[:8]}"}
         if reason is not None:
             data["reason"] = reason
         if lines is not None:
             data["lines"] = lines
-        return self.envelope("sale.refunded", data, event_id=event_id)
+        return self.envelope("sale.refunded", data, event_id=event_id, store_id=store_id)
+
+    def customer_changed(self, *, sale_id: str, customer: dict, change_id: str | None = None,
+                         reason: str | None = None, event_id: str | None = None,
+                         store_id: int | None = None) -> dict:
+        data: dict[str, Any] = {"sale_id": sale_id, "change_id": change_id or f"C-{uuid.uuid4().hex[:8]}",
+                                "customer": customer}
+        if reason is not None:
+            data["reason"] = reason
+        return self.envelope("sale.customer_changed", data, event_id=event_id, store_id=store_id)
 
     def document_event(self, event_type: str, document: dict[str, Any], *, event_id: str | None = None) -> dict:
         """``invoice.created`` and friends: ``data`` is the Vendus document, as the API returns it."""
@@ -261,13 +272,13 @@ class Pipeline:
             session.expunge_all()
             return rows
 
-    def links(self, from_kind: str, from_key: str) -> list[tuple[str, str]]:
+    def links(self, from_kind: str, from_key: str, tenant: Tenant | None = None) -> list[tuple[str, str]]:
         """(relation, mirrored document number) for the links of one business object."""
         with self.db.unit_of_work() as session:
             rows = session.execute(
                 select(Link.relation, Document.number)
                 .join(Document, Document.id == cast(Link.to_key, BigInteger))
-                .where(Link.integration_id == self.tenant.id, Link.from_kind == from_kind,
+                .where(Link.integration_id == (tenant or self.tenant).id, Link.from_kind == from_kind,
                        Link.from_key == from_key)
                 .order_by(Link.id))
             return [(relation, number) for relation, number in rows]
@@ -275,6 +286,19 @@ class Pipeline:
     def event_count(self) -> int:
         with self.db.unit_of_work() as session:
             return session.scalar(select(func.count(Event.id)))
+
+    def sale_key(self, sale_id: str, store_id: int | None = None) -> str:
+        """The ``from_key`` of a sale's links: sale ids are unique per store only."""
+        return sale_key(self.tenant.store_id if store_id is None else store_id, sale_id)
+
+    def sale_links(self, sale_id: str, store_id: int | None = None,
+                   tenant: Tenant | None = None) -> list[tuple[str, str]]:
+        return self.links("sale", self.sale_key(sale_id, store_id), tenant)
+
+    def sale_ref(self, sale_id: str, *, store_id: int | None = None, tenant: Tenant | None = None) -> str:
+        """The external reference of a sale's invoice: integration tag, store and sale id."""
+        tenant = tenant or self.tenant
+        return sale_reference(tenant.id, tenant.store_id if store_id is None else store_id, sale_id)
 
     # -- out: the simulator --------------------------------------------------------------------------
     def documents(self, api_key: str | None = None, *, type: str | None = None) -> list[dict]:

@@ -197,7 +197,8 @@ def test_document_seen_in_vendus_is_notified_once(notified, hook, vendus):
     register_id = tenant.mapping["stores"][tenant.store_id]["register_id"]
     made = notified.sim.state.create_document(tenant.api_key, {
         "type": "FT", "register_id": register_id, "mode": "normal",
-        "items": [{"title": "Bolo de aniversário", "gross_price": "25.00", "qty": "1", "tax_id": "RED"}]})
+        "items": [{"reference": "BOLO", "title": "Bolo de aniversário", "gross_price": "25.00", "qty": "1",
+                   "tax_id": "RED"}]})
     envelope = Envelopes(tenant.store_id).document_event("invoice.created", vendus.get_document(made["id"]))
     event_id = notified.process(envelope)
 

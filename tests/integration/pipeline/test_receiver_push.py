@@ -41,7 +41,7 @@ def test_accepted_event_is_stored_and_answered_202(pipeline, envelopes, enqueued
     assert event.integration_id == pipeline.tenant.id
     assert (event.type, event.status, event.source) == ("sale.completed", "received", "push")
     assert event.dedup_key == envelope["id"]
-    assert event.business_key == f"sale:{envelope['data']['sale_id']}"
+    assert event.business_key == f"sale:{envelope['store_id']}:{envelope['data']['sale_id']}"  # per store
     assert json.loads(event.raw) == envelope  # the body exactly as received
     assert enqueued.events == [event.id]
 

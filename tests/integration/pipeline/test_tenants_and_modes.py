@@ -25,7 +25,9 @@ def test_same_sale_id_in_two_integrations_is_two_documents(pipeline, make_tenant
     assert pipeline.event(a).status == pipeline.event(b).status == "done"
     [fs_mine] = pipeline.documents(type="FS")
     [fs_theirs] = pipeline.documents(OTHER_KEY, type="FS")
-    assert fs_mine["external_reference"] == fs_theirs["external_reference"] == "T1-000123"
+    # Each reference names its integration and store (references.py), never the bare sale id.
+    assert fs_mine["external_reference"] == pipeline.sale_ref("T1-000123")
+    assert fs_theirs["external_reference"] == pipeline.sale_ref("T1-000123", tenant=other)
     issuances = pipeline.issuances()
     assert len(issuances) == 2 and issuances[0].idempotency_key != issuances[1].idempotency_key
     assert {i.integration_id for i in issuances} == {pipeline.tenant.id, other.id}

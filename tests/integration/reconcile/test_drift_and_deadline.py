@@ -10,6 +10,7 @@ from reconcile_testkit import API_KEY, World
 from kapta_vendus.db.models import Alert, Event, StepRun
 from kapta_vendus.pipeline.inbox import store_event
 from kapta_vendus.pipeline.mirror import link, upsert_document
+from kapta_vendus.pipeline.references import sale_key
 from kapta_vendus.reconcile.deadline import watch_deadlines
 from kapta_vendus.reconcile.drift import detect_drift
 from kapta_vendus.reconcile.policy import ReconcilePolicy
@@ -56,7 +57,8 @@ def invoice_sale(world: World, sale_id: str, **body) -> dict:
     with world.db.unit_of_work() as session:
         row = upsert_document(session, world.integration_id, detail, mode="normal", issued_here=True,
                               store_id=world.store_id)
-        link(session, world.integration_id, "sale", sale_id, "invoiced_by", "document", str(row.id))
+        link(session, world.integration_id, "sale", sale_key(world.store_id, sale_id), "invoiced_by", "document",
+             str(row.id))
     return ft
 
 

@@ -55,7 +55,7 @@ def test_each_new_document_type_maps_to_its_event(world: World):
     ft = world.create(type="FT")
     fr = world.create(type="FR", payments=[{"id": cash}])
     nc = world.create(type="NC", notes="Devolução", items=[
-        {"reference_document": {"document_number": ft["number"], "document_row": 1}, "qty": 1}])
+        {"reference_document": {"document_number": ft["number"], "document_row": 1}, "reference": "CAFE", "qty": 1}])
     rg = world.create(type="RG", payments=[{"id": cash, "amount": "0.50"}],
                       invoices=[{"document_number": ft["number"]}])
     world.create(type="OT")  # a quote: mirrored, no event
@@ -67,9 +67,9 @@ def test_each_new_document_type_maps_to_its_event(world: World):
     assert by_doc[fr["id"]] == "invoice.created"
     assert by_doc[nc["id"]] == "credit_note.issued"
     assert by_doc[rg["id"]] == "receipt.issued"
-    # The FR's automatic receipt is a receipt too; the quote made no event.
-    assert sorted(by_doc.values()).count("receipt.issued") == 2
-    assert len(by_doc) == 5
+    # An FR is its own receipt (no automatic RG, vendus-api §7.2); the quote made no event.
+    assert sorted(by_doc.values()).count("receipt.issued") == 1
+    assert len(by_doc) == 4
 
 
 def test_a_cancelled_receipt_becomes_document_cancelled(world: World):

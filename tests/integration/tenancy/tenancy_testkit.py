@@ -28,6 +28,7 @@ from kapta_vendus.integrations.apply import apply_specs
 from kapta_vendus.integrations.spec import parse_specs
 from kapta_vendus.integrations.tokens import create_token
 from kapta_vendus.pipeline import runner, steps
+from kapta_vendus.pipeline.references import sale_reference
 from kapta_vendus.receiver.sender import signed_headers
 from kapta_vendus.simulator.testing import RunningSimulator
 from kapta_vendus.tasks import dispatch
@@ -185,7 +186,9 @@ class World:
     def vendus_documents(self, tenant: Tenant, external_reference: str | None = None) -> list[dict[str, Any]]:
         account = self.sim.state.accounts[tenant.api_key]
         docs = [d for _, d in sorted(account.docs.items()) if d["mode"] == "normal" and d["type"] != "RG"]
-        return [d for d in docs if external_reference is None or d.get("external_reference") == external_reference]
+        # A sale id names our reference for that sale too (integration tag, store, sale id).
+        refs = {external_reference, sale_reference(tenant.id, tenant.store_id, str(external_reference))}
+        return [d for d in docs if external_reference is None or d.get("external_reference") in refs]
 
     def admin(self, token: str | None, path: str, *, method: str = "GET", body: Any = None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}

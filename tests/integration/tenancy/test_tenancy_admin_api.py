@@ -9,6 +9,7 @@ from sqlalchemy import select
 from tenancy_testkit import KEY_A, WHSEC_A, sale_envelope
 
 from kapta_vendus.db.models import Document, ReconciliationRun, utcnow
+from kapta_vendus.pipeline.references import sale_reference
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +66,8 @@ def test_search_by_external_reference_and_document_number(world, history):
     ids, envelopes = history
     token = world.token("read", tenant=world.a)
     with world.db.unit_of_work() as session:
-        number = session.scalar(select(Document.number).where(Document.external_reference == "S-CARD"))
+        number = session.scalar(select(Document.number).where(
+            Document.external_reference == sale_reference(world.a.id, world.a.store_id, "S-CARD")))
 
     by_sale = _search(world, token, external_reference="S-CASH")
     by_envelope = _search(world, token, external_reference=envelopes["card"]["id"])
@@ -106,7 +108,8 @@ def test_event_detail_has_steps_documents_links_and_issuances(world, history):
     assert detail["status"] == "done" and detail["envelope"] == envelopes["cash"]
     assert [s["step"] for s in detail["step_runs"]] == ["validate", "normalise", "map", "rules", "actions", "sync"]
     (document,) = detail["documents"]
-    assert document["type"] == "FS" and document["external_reference"] == "S-CASH"
+    assert document["type"] == "FS"
+    assert document["external_reference"] == sale_reference(world.a.id, world.a.store_id, "S-CASH")
     assert detail["links"][0]["relation"] == "invoiced_by"
     assert detail["issuances"][0]["state"] == "issued"
     assert rejected["status"] == "rejected" and rejected["documents"] == []

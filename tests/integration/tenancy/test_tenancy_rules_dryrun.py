@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tenancy_testkit import sale_envelope
 
+from kapta_vendus.pipeline.references import sale_reference
+
 pytestmark = pytest.mark.integration
 
 BIG_SALES_AS_FT = {"name": "big sales as FT", "events": ["sale.completed"], "when": "total > 2",
@@ -46,7 +48,8 @@ def test_shows_matching_rules_actions_and_the_payload_without_calling_vendus(wor
     assert "big sales as FT" in out and "card sales" in out
     assert "matched: big sales as FT" in out
     assert "→ issue_document" in out and "payload that would be sent to Vendus" in out
-    assert '"type": "FT"' in out and '"external_reference": "S-1"' in out
+    reference = sale_reference(world.a.id, world.a.store_id, "S-1")  # integration tag, store and sale id
+    assert '"type": "FT"' in out and f'"external_reference": "{reference}"' in out
     assert _requests(world) == before
     assert world.event_count() == 0  # nothing stored either
 

@@ -24,6 +24,7 @@ def test_catalogue_lists_the_types_with_their_seed_wording():
         "payment.confirmed",
         "sale.refunded",
         "document.cancelled",
+        "sale.customer_changed",
         # master data (reference/events.md, customer.upserted and product.upserted) and its polled changes
         "customer.upserted",
         "product.upserted",

@@ -161,3 +161,21 @@ def test_invoice_finalized_needs_the_invoice(envelope, document):
     document["invoice"] = {**document, "id": 6000, "type": "FT", "number": "FT 01P2026/8", "status": "N"}
     data = validate_event(envelope("invoice.finalized", document)).data
     assert data["invoice"]["number"] == "FT 01P2026/8"
+
+
+# --- sale.customer_changed ---------------------------------------------------------------------
+
+CHANGE = {"sale_id": "T1-9", "change_id": "chg_1", "customer": {"name": "Ana", "fiscal_id": "123456789"}}
+
+
+def test_customer_changed_has_a_default_reason(envelope):
+    """events.md sale.customer_changed: reason optional, default "Correção dos dados do adquirente"."""
+    data = validate_event(envelope("sale.customer_changed", CHANGE)).data
+    assert data["reason"] == "Correção dos dados do adquirente"
+    assert data["customer"]["country"] == "PT"
+
+
+@pytest.mark.parametrize("field", ["sale_id", "change_id", "customer"])
+def test_customer_changed_required(envelope, field):
+    data = {k: v for k, v in CHANGE.items() if k != field}
+    assert reasons(envelope("sale.customer_changed", data)) == [f"data.{field}: is required"]

@@ -247,3 +247,12 @@ def test_customer_must_be_an_object(cafe):
 def test_payment_rules(cafe, payment, message):
     cafe["data"]["payments"] = [payment]
     assert reasons(cafe) == [message]
+
+
+def test_line_kind_is_goods_or_service(cafe):
+    """events.md sale.completed: ``kind`` is optional, goods or service (it decides the FS limit)."""
+    cafe["data"]["lines"][0]["kind"] = "service"
+    assert validate_event(cafe).data["lines"][0]["kind"] == "service"
+    assert validate_event(cafe).data["lines"][1]["kind"] is None
+    cafe["data"]["lines"][0]["kind"] = "food"
+    assert reasons(cafe) == ["data.lines[0].kind: must be one of goods, service (got 'food')"]

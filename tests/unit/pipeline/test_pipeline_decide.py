@@ -10,6 +10,8 @@ import pytest
 from kapta_vendus.events import EventType
 from kapta_vendus.pipeline.decide import Action, ActionKind, default_actions, make_action, sale_document_type
 from kapta_vendus.pipeline.model import (
+    Customer,
+    CustomerChange,
     NormalisedEvent,
     PaymentConfirmation,
     Refund,
@@ -30,7 +32,7 @@ def issue(document_type):
         ("10.00", "paid", "123456789", [issue("FR")]),  # paid in full + NIF → FR to that customer
         ("5000.00", "paid", "501964843", [issue("FR")]),
         ("10.00", "paid", None, [issue("FS")]),  # paid + no NIF within the limit → FS
-        ("10.00", "paid", "999999990", [issue("FS")]),  # the consumer NIF is no NIF
+        ("10.00", "paid", "999999990", [issue("FR")]),  # no NIF, but a named customer: FR with their name
         ("1000.00", "paid", None, [issue("FS")]),  # the limit itself is allowed
         ("1000.01", "paid", None, [issue("FR")]),  # over the limit → FR, client omitted
         ("10.00", "pending", None, [issue("FT")]),
@@ -52,6 +54,19 @@ def test_default_sale_workflow(make_sale, sale_event, total, status, nif, expect
 
 def test_cafe_defaults_to_fs(cafe_event):
     assert default_actions(cafe_event, fs_limit=LIMIT) == [issue("FS")]
+
+
+def test_anonymous_consumer_nif_alone_is_an_fs(make_sale, sale_event):
+    """999999990 without any other identification is the anonymous consumer: no client, an FS."""
+    sale = make_sale(customer=Customer(fiscal_id="999999990"))
+    assert default_actions(sale_event(sale), fs_limit=LIMIT) == [issue("FS")]
+
+
+def test_customer_change_defaults_to_a_reissue():
+    change = CustomerChange("T1", "C1", Customer(name="Ana", fiscal_id="123456789"), "Correção", 24994)
+    event = NormalisedEvent(EventType.SALE_CUSTOMER_CHANGED, "e", 24994, NOW, customer_change=change)
+    assert default_actions(event, fs_limit=LIMIT) == [
+        Action(ActionKind.REISSUE_TO_CUSTOMER, {"reason": "Correção"})]
 
 
 def test_fs_limit_of_100(make_sale, sale_event):
@@ -117,7 +132,7 @@ def test_make_action_normalises():
             "issue_invoice",
             {},
             "unknown action kind 'issue_invoice' (expected one of issue_document, issue_receipt, "
-            "issue_credit_note, cancel_receipt, notify, link_only)",
+            "issue_credit_note, cancel_receipt, reissue_to_customer, notify, link_only)",
         ),
         ("issue_document", {}, "issue_document: document_type is required"),
         (

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kapta_vendus.pipeline.account_exemptions import AccountExemption
 from kapta_vendus.pipeline.errors import FiscalRejection
 from kapta_vendus.pipeline.fiscal import check_pt_nif, check_receipt, check_sale, resolve_client
 from kapta_vendus.pipeline.model import Customer, Payment
@@ -92,7 +93,6 @@ def test_check_digit_property(first, rest, shift):
     [
         None,
         Customer(),
-        Customer(name="Ana"),
         Customer(fiscal_id="999999990"),
         Customer(fiscal_id="PT999999990"),
     ],
@@ -100,6 +100,12 @@ def test_check_digit_property(first, rest, shift):
 def test_final_consumer_client_is_omitted(customer):
     decision = resolve_client(customer)
     assert decision.omit and decision.fiscal_id is None
+
+
+def test_named_consumer_without_nif_keeps_their_name():
+    """Every identification field given goes on the document, with or without a NIF (pt rules §3)."""
+    decision = resolve_client(Customer(name="Ana", fiscal_id="999999990", address="Rua A"))
+    assert not decision.omit and decision.fiscal_id is None and not decision.taxable
 
 
 def test_final_consumer_nif_is_never_sent_even_with_another_country():
@@ -215,7 +221,8 @@ def test_m16_needs_an_eu_vat_customer(make_sale, make_line):
     lines = (make_line(title="Máquina", tax="ISE", exemption="M16"),)
     assert rejected(
         check_sale, make_sale(lines=lines, nif="123456789"), document_type="FR", fs_limit=LIMIT
-    ) == ["lines[0] (Máquina): M16 (intra-EU supply) needs a customer with a valid EU VAT number"]
+    ) == ["lines[0] (Máquina): M16 (intra-EU supply) needs a customer with a valid EU VAT number "
+          "of another member state"]
     eu = make_sale(lines=lines, nif="ESB58378431", country="ES")
     assert check_sale(eu, document_type="FR", fs_limit=LIMIT).client.eu_vat
 
@@ -249,16 +256,57 @@ def test_no_lines(make_sale):
     ]
 
 
+NAMED = Customer(name="João Silva", address="Rua Direita 1", city="Lisboa")
+
+
 def test_fs_within_and_over_the_limit(make_sale):
-    assert check_sale(make_sale(total="1000.00"), document_type="FS", fs_limit=LIMIT)
-    assert rejected(check_sale, make_sale(total="1000.01"), document_type="FS", fs_limit=LIMIT) == [
-        "FS total 1000.01 € is over the FS limit of 1000 €: issue an FR or FT instead"
-    ]
+    assert check_sale(make_sale(total="999.99"), document_type="FS", fs_limit=LIMIT)
+    assert check_sale(make_sale(total="1000.00", customer=NAMED), document_type="FS", fs_limit=LIMIT)
+    (reason,) = rejected(check_sale, make_sale(total="1000.01", customer=NAMED), document_type="FS",
+                         fs_limit=LIMIT)
+    assert reason.startswith("document_type: an FS of 1000.01 € is over the FS limit of 1000 €")
     assert rejected(check_sale, make_sale(total="100.01"), document_type="FS", fs_limit=Decimal(100))
 
 
+def test_services_and_company_buyers_have_the_100_limit(make_sale, make_line):
+    """CIVA 40(1): 1,000 € only for goods to non-taxable buyers; 100 € otherwise (pt rules §3)."""
+    meal = make_sale(total="150.00")
+    (reason,) = rejected(check_sale, meal, document_type="FS", fs_limit=LIMIT, kinds=("service",))
+    assert "over the FS limit of 100 € (the sale has service lines" in reason
+    company = make_sale(total="800.00", nif="501964843")
+    (reason,) = rejected(check_sale, company, document_type="FS", fs_limit=LIMIT, kinds=("goods",))
+    assert "over the FS limit of 100 € (the buyer is a taxable person" in reason
+    assert check_sale(make_sale(total="800.00", nif="123456789"), document_type="FS", fs_limit=LIMIT)
+
+
+def test_consumer_invoice_of_1000_needs_name_and_address(make_sale):
+    """CIVA 36: a 1,000 € invoice to a non-taxable buyer names them (pt rules §3)."""
+    (reason,) = rejected(check_sale, make_sale(total="5000.00"), document_type="FR", fs_limit=LIMIT)
+    assert "must carry the buyer's name and address (CIVA 36)" in reason
+    warned = check_sale(make_sale(total="5000.00"), document_type="FR", fs_limit=LIMIT,
+                        buyer_identification="warn")
+    assert any("CIVA 36" in w for w in warned.warnings)
+    assert check_sale(make_sale(total="5000.00", customer=NAMED), document_type="FR", fs_limit=LIMIT)
+    assert check_sale(make_sale(total="5000.00", nif="501964843"), document_type="FR", fs_limit=LIMIT)
+
+
 def test_limit_only_concerns_fs(make_sale):
-    assert check_sale(make_sale(total="5000.00"), document_type="FR", fs_limit=LIMIT)
+    assert check_sale(make_sale(total="5000.00", customer=NAMED), document_type="FR", fs_limit=LIMIT)
+
+
+def test_exemptions_are_checked_against_the_account(make_sale, make_line):
+    """M44 passes the AT table but not Vendus's list: refused before any call (pt rules §2)."""
+    account = {"M07": AccountExemption("M07", "Isento artigo 9.º do CIVA", "Artigo 9.º do CIVA")}
+    sale = make_sale(lines=(make_line(title="Voo", tax="ISE", exemption="M44"),))
+    (reason,) = rejected(check_sale, sale, document_type="FS", fs_limit=LIMIT, exemptions=account)
+    assert reason.startswith("lines[0] (Voo): exemption M44 is not accepted by this Vendus account")
+
+
+def test_reverse_charge_needs_a_taxable_pt_buyer(make_sale, make_line):
+    lines = (make_line(title="Obra", tax="ISE", exemption="M30"),)
+    (reason,) = rejected(check_sale, make_sale(lines=lines), document_type="FS", fs_limit=LIMIT)
+    assert reason == "lines[0] (Obra): M30 (reverse charge) needs a taxable Portuguese buyer with a valid NIF"
+    assert check_sale(make_sale(lines=lines, nif="501964843"), document_type="FR", fs_limit=LIMIT)
 
 
 @pytest.mark.parametrize("document_type", ["FR", "FS"])
@@ -277,7 +325,8 @@ def test_ft_is_fine_whatever_the_payment(make_sale, status):
 def test_payment_consistency(make_sale):
     short = make_sale(payments=(Payment("cash", Decimal("9.00")),))
     assert rejected(check_sale, short, document_type="FT", fs_limit=LIMIT) == [
-        "payments: the sale is marked paid but paid payments add up to 9.00 € of 10.00 €"
+        "payments: the sale is marked paid with 9.00 €, but its lines total 10.00 € as Vendus computes them"
+        " (per line); more than 0.01 € apart"
     ]
     partial_all = make_sale(status="partial", payments=(Payment("cash", Decimal("10.00")),))
     assert rejected(check_sale, partial_all, document_type="FT", fs_limit=LIMIT) == [
@@ -291,7 +340,18 @@ def test_payment_consistency(make_sale):
 
 def test_a_cent_of_rounding_is_tolerated(make_sale):
     sale = make_sale(payments=(Payment("cash", Decimal("9.99")),))
-    assert check_sale(sale, document_type="FR", fs_limit=LIMIT)
+    clearance = check_sale(sale, document_type="FR", fs_limit=LIMIT)
+    assert clearance.settlement.omit_amount and clearance.settlement.difference == Decimal("-0.01")
+
+
+def test_a_cent_per_line_of_rounding(make_sale, make_line):
+    """Two lines of 0.45 with 10 % off: 0.82 per line, 0.81 per document (events.md, rounded sales)."""
+    lines = tuple(make_line(title=t, unit_price=Decimal("0.45"), discount_percentage=Decimal(10)) for t in "AB")
+    per_document = make_sale(lines=lines, payments=(Payment("cash", Decimal("0.81")),))
+    assert check_sale(per_document, document_type="FS", fs_limit=LIMIT).settlement.vendus_total == Decimal("0.82")
+    far = make_sale(lines=lines, payments=(Payment("cash", Decimal("0.79")),))
+    (reason,) = rejected(check_sale, far, document_type="FS", fs_limit=LIMIT)
+    assert "0.79 €" in reason and "0.82 €" in reason
 
 
 def test_unknown_document_type(make_sale):
@@ -306,7 +366,8 @@ def test_all_reasons_together(make_sale, make_line):
         lines=(make_line(title="A", tax="ISE"), make_line(title="B", unit_price=Decimal("1500.00"))),
         payments=(Payment("cash", Decimal("1510.00")),),
     )
-    assert len(rejected(check_sale, sale, document_type="FS", fs_limit=LIMIT)) == 3
+    # bad NIF, ISE without code, over the FS limit, and no name/address on a 1,500 € consumer invoice
+    assert len(rejected(check_sale, sale, document_type="FS", fs_limit=LIMIT)) == 4
 
 
 # --- receipts ----------------------------------------------------------------------------------

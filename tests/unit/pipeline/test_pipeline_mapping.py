@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 import yaml
 
-from kapta_vendus.events.exemptions import DEFAULT_EXEMPTION_LAWS
 from kapta_vendus.pipeline.errors import MappingConfigError, MappingError
 from kapta_vendus.pipeline.mapping import IntegrationMapping, StoreMapping, map_sale
 from kapta_vendus.pipeline.model import Payment, region_timezone
@@ -53,7 +52,7 @@ def test_yaml_example_loads():
     assert mapping.fs_limit == Decimal(1000) and isinstance(mapping.fs_limit, Decimal)
     assert mapping.series == "01P2026"
     assert mapping.exemption_laws["M07"].endswith("(texto da tabela AT)")
-    assert mapping.exemption_laws["M10"] == DEFAULT_EXEMPTION_LAWS["M10"]
+    assert "M10" not in mapping.exemption_laws  # no override: the account's law text applies
     assert mapping.counts_as_sale("dc") and not mapping.counts_as_sale("PF")
 
 
@@ -62,7 +61,8 @@ def test_minimal_mapping_defaults():
     assert mapping.fs_limit == Decimal(1000)
     assert mapping.default_register_id is None
     assert mapping.sale_document_sources == frozenset()
-    assert mapping.exemption_laws == DEFAULT_EXEMPTION_LAWS
+    assert mapping.exemption_laws == {}
+    assert mapping.default_kind == "goods" and mapping.buyer_identification == "reject"
     assert mapping.fs_limit_for(1) == Decimal(1000)
     assert mapping.timezone_for(1) == region_timezone("mainland")
 
@@ -215,9 +215,27 @@ def test_unknown_pending_method_is_tolerated(make_sale, mapping):
     assert mapped.paid_payments == ()
 
 
-def test_exemption_law_is_resolved(make_sale, make_line, mapping):
+BASE = {"mode": "normal", "default_register_id": 101, "payment_methods": {"cash": 24934}}
+
+
+def test_exemption_law_is_the_account_s_unless_overridden(make_sale, make_line, mapping):
     sale = make_sale(lines=(make_line(tax="ISE", exemption="M07"),))
-    assert map_sale(sale, mapping).lines[0].exemption_law == DEFAULT_EXEMPTION_LAWS["M07"]
+    assert map_sale(sale, mapping).lines[0].exemption_law is None
+    override = load({**BASE, "exemption_laws": {"M07": "Texto próprio"}})
+    assert map_sale(sale, override).lines[0].exemption_law == "Texto próprio"
+
+
+def test_line_kind_from_event_then_product_then_default(make_sale, make_line):
+    """events.md sale.completed: kind from the event, else the mapping per product, else the default."""
+    mapping = load({**BASE, "default_kind": "service", "product_kinds": {"LIV": "goods"}})
+    sale = make_sale(lines=(make_line(reference="LIV"), make_line(reference="X"),
+                            make_line(reference="LIV", kind="service")))
+    assert map_sale(sale, mapping).kinds == ("goods", "service", "service")
+
+
+def test_line_kind_must_be_known():
+    with pytest.raises(MappingConfigError, match=r"product_kinds\.LIV"):
+        load({**BASE, "product_kinds": {"LIV": "food"}})
 
 
 def test_local_date_uses_the_store_region(make_sale):

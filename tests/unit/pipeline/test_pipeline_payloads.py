@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from kapta_vendus.events.exemptions import DEFAULT_EXEMPTION_LAWS
+from kapta_vendus.pipeline.account_exemptions import AccountExemption
 from kapta_vendus.pipeline.errors import FiscalRejection
 from kapta_vendus.pipeline.mapping import IntegrationMapping, map_sale
-from kapta_vendus.pipeline.model import Customer, Payment, Refund, RefundLine
+from kapta_vendus.pipeline.model import Customer, Payment, Refund, RefundLine, derived_reference
 from kapta_vendus.pipeline.payloads import (
     CLIENT_FIELDS,
     DOCUMENT_FIELDS,
@@ -52,21 +52,28 @@ def plain_mapping() -> IntegrationMapping:
 # --- FT / FR / FS ------------------------------------------------------------------------------
 
 
+TODAY = date(2026, 11, 27)
+
+
 def test_cafe_example_is_an_fs(cafe_event, plain_mapping):
-    body = build_document_payload(map_sale(cafe_event.sale, plain_mapping), "FS", tx_id="kv123")
+    body = build_document_payload(map_sale(cafe_event.sale, plain_mapping), "FS", tx_id="kv123", today=TODAY,
+                                  external_reference="kv0a1b2c3d:24994:T1-000123")
     assert body == {
         "type": "FS",
         "register_id": 101,
         "mode": "normal",
-        "date": "2026-11-25",
-        "external_reference": "T1-000123",
+        "date": "2026-11-27",  # issued today (pt rules §3 "Dates")
+        "date_supply": "2026-11-25",  # the sale's own day
+        "external_reference": "kv0a1b2c3d:24994:T1-000123",
         "items": [
-            {"reference": "CAFE", "title": "Café", "qty": "2", "gross_price": "0.80", "tax_id": "RED"},
+            {"reference": "CAFE", "title": "Café", "qty": "2", "gross_price": "0.80", "type_id": "P",
+             "tax_id": "RED"},
             {
                 "reference": "PASTEL",
                 "title": "Pastel de nata",
                 "qty": "1",
                 "gross_price": "1.30",
+                "type_id": "P",
                 "tax_id": "INT",
             },
         ],
@@ -78,7 +85,7 @@ def test_cafe_example_is_an_fs(cafe_event, plain_mapping):
 
 def test_mapped_products_go_by_id(cafe_event, mapping):
     body = build_document_payload(map_sale(cafe_event.sale, mapping), "FS")
-    assert body["items"][1] == {"id": 5001, "qty": "1", "gross_price": "1.30", "tax_id": "INT"}
+    assert body["items"][1] == {"id": 5001, "qty": "1", "gross_price": "1.30", "type_id": "P", "tax_id": "INT"}
     assert "tx_id" not in body  # the issuing step adds it
     assert body["register_id"] == 77
 
@@ -103,10 +110,18 @@ def test_foreign_customer_keeps_the_country(make_sale, plain_mapping):
 
 
 @pytest.mark.parametrize("fiscal_id", ["999999990", "PT999999990", None])
-def test_final_consumer_is_never_sent(make_sale, plain_mapping, fiscal_id):
-    sale = make_sale(customer=Customer(name="Consumidor final", fiscal_id=fiscal_id), total="1500.00")
+def test_final_consumer_nif_is_never_sent(make_sale, plain_mapping, fiscal_id):
+    sale = make_sale(customer=Customer(fiscal_id=fiscal_id), total="500.00")
     body = build_document_payload(map_sale(sale, plain_mapping), "FR")
     assert "client" not in body
+    assert "999999990" not in json.dumps(body)
+
+
+def test_named_customer_without_nif_is_on_the_document(make_sale, plain_mapping):
+    """A 1,500 € sale to João Silva, with an address but no NIF (pt rules §3, consumer identification)."""
+    customer = Customer(name="João Silva", fiscal_id="999999990", address="Rua Direita 1", city="Lisboa")
+    body = build_document_payload(map_sale(make_sale(customer=customer, total="1500.00"), plain_mapping), "FR")
+    assert body["client"] == {"country": "PT", "name": "João Silva", "address": "Rua Direita 1", "city": "Lisboa"}
     assert "999999990" not in json.dumps(body)
 
 
@@ -128,21 +143,25 @@ def test_exempt_and_discounted_lines(make_sale, make_line, plain_mapping):
             discount_percentage=Decimal("10"),
         ),
     )
-    body = build_document_payload(map_sale(make_sale(lines=lines), plain_mapping), "FS")
+    exemptions = {"M07": AccountExemption("M07", "Isento artigo 9.º do CIVA", "Artigo 9.º do CIVA")}
+    body = build_document_payload(map_sale(make_sale(lines=lines), plain_mapping), "FS", exemptions=exemptions)
     assert body["items"] == [
         {
+            "reference": derived_reference("Consulta"),  # none sent: derived from the title, stable
             "title": "Consulta",
             "qty": "1",
             "gross_price": "40.00",
+            "type_id": "P",
             "tax_id": "ISE",
             "tax_exemption": "M07",
-            "tax_exemption_law": DEFAULT_EXEMPTION_LAWS["M07"],
+            "tax_exemption_law": "Artigo 9.º do CIVA",  # the account's legal article, not the label
         },
         {
             "reference": "LIV-1",
             "title": "Livro",
             "qty": "1.5",
             "gross_price": "20.00",
+            "type_id": "P",
             "tax_id": "RED",
             "discount_percentage": "10",
         },
@@ -173,10 +192,12 @@ def test_split_payment(make_sale, plain_mapping):
     assert body["payments"] == [{"id": 24934, "amount": "4.00"}, {"id": 24935, "amount": "6.00"}]
 
 
-def test_date_is_the_local_sale_date_and_notes_are_kept(make_sale, plain_mapping):
+def test_late_sale_is_dated_today_and_supplied_on_its_local_day(make_sale, plain_mapping):
+    """Vendus refuses a date before the series' latest document: date = today, date_supply = the
+    sale's local day (pt rules §3 "Dates"; events.md "Late and rounded sales")."""
     sale = make_sale(closed_at=datetime(2026, 7, 4, 23, 30, tzinfo=UTC), notes="Mesa 4")
-    body = build_document_payload(map_sale(sale, plain_mapping), "FS")
-    assert body["date"] == "2026-07-05"
+    body = build_document_payload(map_sale(sale, plain_mapping), "FS", today=date(2026, 7, 8))
+    assert (body["date"], body["date_supply"]) == ("2026-07-08", "2026-07-05")
     assert body["notes"] == "Mesa 4"
     assert build_document_payload(map_sale(sale, plain_mapping), "FS", notes="Outra")["notes"] == "Outra"
 

@@ -60,14 +60,31 @@ class Api:
     def register(self, mode: str = "normal") -> int:
         return next(r["id"] for r in self.account.registers.values() if r["mode"] == mode)
 
+    def credit_items(self, body: dict) -> dict:
+        """Name each NC item's product as a client does: the original line's reference (vendus-api
+        §3.4, §7.4). Items that already name one, or whose row does not exist, are left alone."""
+        if body.get("type") != "NC" or not isinstance(body.get("items"), list):
+            return body
+        items = []
+        for item in body["items"]:
+            ref = item.get("reference_document") if isinstance(item, dict) else None
+            if isinstance(ref, dict) and "id" not in item and "reference" not in item:
+                mode = "tests" if "T" in str(ref.get("document_number", "")).split(" ")[-1][:1] else "normal"
+                original = self.account.find_number(str(ref.get("document_number")), mode)
+                row = ref.get("document_row")
+                if original and isinstance(row, int) and 1 <= row <= len(original["items"]):
+                    item = {**item, "reference": original["items"][row - 1]["reference"]}
+            items.append(item)
+        return {**body, "items": items}
+
     def create(self, expect: int = 201, **body) -> dict:
-        response = self.post("documents/", body)
+        response = self.post("documents/", self.credit_items(body))
         assert response.status_code == expect, response.get_json()
         return response.get_json()
 
     def refused(self, **body) -> str:
         """POST documents/ expecting a refusal; returns the error code."""
-        response = self.post("documents/", body)
+        response = self.post("documents/", self.credit_items(body))
         assert response.status_code >= 400, response.get_json()
         return error_code(response)
 

@@ -14,7 +14,7 @@ each invoice should have been paid:
 from __future__ import annotations
 
 from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -26,8 +26,14 @@ from kapta_vendus.simulator import ApiError, SimClock, SimulatorState
 KEY = "prop"
 CENT = Decimal("0.01")
 
+ISLAND_RATES = [  # pt-invoicing-rules §2, charged per item through tax_custom (vendus-api §3.4)
+    {"country": "PT-MA", "rate": 22, "code": "NOR", "type": "IVA"},
+    {"country": "PT-MA", "rate": 4, "code": "RED", "type": "IVA"},
+    {"country": "PT-AC", "rate": 9, "code": "INT", "type": "IVA"},
+]
 line_strategy = st.fixed_dictionaries(
     {
+        "reference": st.just("ARTIGO"),  # an item needs id or reference (vendus-api §3.4)
         "title": st.just("Artigo"),
         # small and sub-cent prices make rounding collide often (e.g. 0.10 credited in thirds)
         "gross_price": st.one_of(
@@ -37,7 +43,8 @@ line_strategy = st.fixed_dictionaries(
         "qty": st.sampled_from(["1", "2", "3", "6", "7"]),
         "tax_id": st.sampled_from(["NOR", "INT", "RED"]),
         "discount_percentage": st.sampled_from(["0", "5", "12.5", "33"]),
-    }
+    },
+    optional={"tax_custom": st.sampled_from(ISLAND_RATES)},
 )
 
 
@@ -81,6 +88,9 @@ class Books(RuleBasedStateMachine):
         doc_id = created["id"]
         self.invoices.append((doc_id, mode))
         detail = self._detail(doc_id, mode)
+        if doc_type in ("FR", "FS"):  # receipts themselves: paid at issue, no automatic RG (§7.2)
+            assert detail["related_docs"] == []
+            self.paid[doc_id] = d(detail["amount_gross"])
         for link in detail["related_docs"]:
             receipt = self._detail(link["id"], mode)
             amount = d(receipt["amount_gross"])
@@ -100,7 +110,8 @@ class Books(RuleBasedStateMachine):
             "type": "NC",
             "notes": "devolução",
             "mode": mode,
-            "items": [{"qty": str(qty), "reference_document": ref}],
+            # the original line's product (vendus-api §3.4, §7.4)
+            "items": [{"qty": str(qty), "reference": detail["items"][row - 1]["reference"], "reference_document": ref}],
         }
         if qty <= 0:
             try:
@@ -175,6 +186,14 @@ class Books(RuleBasedStateMachine):
                 assert gross == sum(d(i["amounts"]["gross_total"]) for i in detail["items"])
                 assert gross == sum(d(t["total"]) for t in detail["taxes"])
                 assert d(detail["amount_net"]) == sum(d(t["base"]) for t in detail["taxes"])
+                # vendus-api §4 / pt-invoicing-rules §5: the net is the sum of the lines' nets
+                assert d(detail["amount_net"]) == sum(d(i["amounts"]["net_total"]) for i in detail["items"])
+            elif doc["id"] in self.receipts:  # an RG shows the net part of what it pays
+                expected = Decimal(0)
+                for invoice_id, share in self.receipts[doc["id"]]:
+                    invoice = account.docs[invoice_id]
+                    expected += d(invoice["amount_net"]) * share / d(invoice["amount_gross"])
+                assert d(detail["amount_net"]) == expected.quantize(CENT, rounding=ROUND_HALF_UP)
                 for tax in detail["taxes"]:
                     assert d(tax["base"]) + d(tax["amount"]) == d(tax["total"])
             debt = detail["debt"]

@@ -103,11 +103,12 @@ def test_document_types(api):
 
 def test_stores_and_registers(api):
     store = api.get("stores/").get_json()[0]
-    assert store["region"] == "mainland" and store["type"] == "store"
+    # vendus-api §6: a store has a postalcode and no region (§3.4: the region is read from it)
+    assert store["postalcode"] == "1100-053" and store["type"] == "store" and "region" not in store
     assert api.get(f"stores/{store['id']}").get_json()["title"] == store["title"]
     assert api.get("stores/", type="warehouse").status_code == 404
     registers = api.get("registers/").get_json()
-    assert [r["mode"] for r in registers] == ["normal", "tests"]
+    assert [r["mode"] for r in registers] == ["normal", "tests", "normal", "normal"]
     assert "series" not in registers[0]
     assert api.get(f"registers/{registers[0]['id']}").get_json()["store_id"] == store["id"]
     assert len(api.get("registers/", store_id=store["id"], isActive="yes").get_json()) == 2
@@ -124,9 +125,15 @@ def test_taxes_follow_the_account_region(api, state):
 
 
 def test_exemptions(api):
+    """vendus-api §2/§5.3, pt-invoicing-rules §2: ``{id, text, law}``, law = the legal article, text = the
+    label; M01-M16, M19-M21, M25, M30-M34, M40-M43, M99; M44-M46 absent; revoked codes marked."""
     codes = {e["id"]: e for e in api.get("taxes/exemptions/").get_json()}
-    assert "M07" in codes and "M99" in codes and "M26" not in codes
-    assert codes["M07"]["law"]
+    expected = {f"M{n:02d}" for n in [*range(1, 17), 19, 20, 21, 25, 26, 30, 31, 32, 33, 34, 40, 41, 42, 43, 99]}
+    assert set(codes) == expected and not {"M44", "M45", "M46"} & set(codes)
+    assert codes["M07"] == {"id": "M07", "text": "Isento artigo 9.º do CIVA", "law": "Artigo 9.º do CIVA"}
+    assert codes["M10"]["law"] == "Artigo 53.º do CIVA" and codes["M10"]["text"] == "IVA - regime de isenção"
+    for revoked in ("M03", "M08", "M26"):
+        assert "revogado" in codes[revoked]["text"] or "expirado" in codes[revoked]["text"]
 
 
 def test_account(api):

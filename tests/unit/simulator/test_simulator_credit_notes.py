@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from simulator_testkit import CAFE
+from simulator_testkit import CAFE, error_code
 
 
 def ref(doc: dict, row: int, qty=1) -> dict:
@@ -39,14 +39,16 @@ def test_price_comes_from_the_original_line(api):
 
 
 def test_credits_never_exceed_the_row_and_the_last_one_takes_the_remainder(api):
-    invoice = api.invoice({"title": "Três", "gross_price": "3.33", "qty": 3, "discount_percentage": "10"})
+    invoice = api.invoice(
+        {"reference": "TRES", "title": "Três", "gross_price": "3.33", "qty": 3, "discount_percentage": "10"}
+    )
     # 3 x 3.33 x 0.9 = 8.991 -> 8.99
     amounts = [api.create(type="NC", notes="x", items=[ref(invoice, 1)])["amount_gross"] for _ in range(3)]
     assert amounts == ["3.00", "3.00", "2.99"]
     assert api.doc(invoice["id"])["items"][0]["qty_nc"] == "0.000"
     assert api.refused(type="NC", notes="x", items=[ref(invoice, 1)]) == "P001"
     # 3 x 0.0333 = 0.10: thirds round down to 0.03, so the last credit must take 0.04
-    small = api.invoice({"title": "Rebuçado", "gross_price": "0.0333", "qty": 3})
+    small = api.invoice({"reference": "REBUCADO", "title": "Rebuçado", "gross_price": "0.0333", "qty": 3})
     amounts = [api.create(type="NC", notes="x", items=[ref(small, 1)])["amount_gross"] for _ in range(3)]
     assert amounts == ["0.03", "0.03", "0.04"]
 
@@ -154,3 +156,18 @@ def test_nc_does_not_change_invoice_debt(api):
     invoice = api.invoice()
     api.create(type="NC", notes="x", items=[ref(invoice, 2)])
     assert api.doc(invoice["id"])["debt"] == {"total": "2.90", "paid": "0.00", "unpaid": "2.90"}
+
+
+def test_an_nc_item_names_the_original_lines_product(api, state):
+    """vendus-api §3.4 (id or reference always required) and §7.4 (the original line's id/reference)."""
+    invoice = api.invoice()
+    bare = {"qty": 1, "reference_document": {"document_number": invoice["number"], "document_row": 1}}
+    response = api.post("documents/", {"type": "NC", "notes": "x", "items": [bare]})
+    assert response.status_code == 403 and error_code(response) == "P001"
+    assert api.doc(invoice["id"])["items"][0]["qty_nc"] == "2.000"
+    assert (
+        api.post("documents/", {"type": "NC", "notes": "x", "items": [{**bare, "reference": "CAFE"}]}).status_code
+        == 201
+    )
+    state.assumptions.items_without_product = True
+    assert api.post("documents/", {"type": "NC", "notes": "x", "items": [bare]}).status_code == 201

@@ -248,13 +248,17 @@ def test_product_by_id_and_reference_with_overrides(api):
     assert first["id"] == second["id"] == sumo["id"]
 
 
-def test_unknown_product_with_title_and_price_is_accepted_and_created(api):
+def test_unknown_product_with_title_and_price_is_accepted_and_created(api, state):
     created = api.create(items=[{"reference": "NOVO", "title": "Bolo", "gross_price": "2.50", "qty": 2}])
     assert created["amount_gross"] == "5.00"
     product = api.get("products/", reference="NOVO").get_json()[0]
     assert product["title"] == "Bolo" and product["gross_price"] == "2.50"
-    adhoc = api.create(items=[{"title": "Serviço avulso", "gross_price": "10", "qty": 1, "type_id": "S"}])
-    assert api.doc(adhoc["id"])["items"][0]["id"] is None
+    # vendus-api §3.4: id or reference is always required; a line without either is refused ...
+    adhoc = {"title": "Serviço avulso", "gross_price": "10", "qty": 1, "type_id": "S"}
+    assert error_code(api.post("documents/", {"items": [adhoc]})) == "P001"
+    # ... unless the deviation is switched on
+    state.assumptions.items_without_product = True
+    assert api.doc(api.create(items=[adhoc])["id"])["items"][0]["id"] is None
 
 
 def test_refused_document_creates_no_product_or_client(api):
@@ -275,6 +279,7 @@ def test_line_discounts_are_both_taken_from_the_list_price(api):
     created = api.create(
         items=[
             {
+                "reference": "KIT",
                 "title": "Kit",
                 "gross_price": "100",
                 "qty": 1,
@@ -290,7 +295,7 @@ def test_line_discounts_are_both_taken_from_the_list_price(api):
 
 
 def test_discount_amount_is_per_unit_or_per_line(api, state):
-    item = {"title": "Kit", "gross_price": "10", "qty": 3, "discount_amount": "1"}
+    item = {"reference": "KIT", "title": "Kit", "gross_price": "10", "qty": 3, "discount_amount": "1"}
     assert api.create(items=[item])["amount_gross"] == "27.00"
     state.assumptions.discount_amount_per = "line"
     assert api.create(items=[item])["amount_gross"] == "29.00"
@@ -306,39 +311,81 @@ def test_document_discount_is_spread_over_lines(api):
     assert doc["discounts"] == {"amount": "0.00", "percentage": "10.00", "total": "0.78"}
 
 
+def test_rates_come_from_the_account_not_from_the_store(api):
+    """vendus-api §3.4/§5.3: no per-store region; the mainland account charges 23/13/6 in every store."""
+    items = [
+        {"reference": f"R{t}", "title": t, "gross_price": "10", "qty": 1, "tax_id": t} for t in ("NOR", "INT", "RED")
+    ]
+    for register in api.account.registers.values():
+        if register["mode"] == "normal":
+            created = api.create(items=items, register_id=register["id"])
+            detail = api.doc(created["id"])
+            assert [i["tax"]["rate"] for i in detail["items"]] == [23, 13, 6]
+            assert {i["tax"]["country"] for i in detail["items"]} == {"PT"}
+
+
+def test_tax_custom_charges_island_rates(api):
+    """vendus-api §3.4: tax_custom {country, rate, code, type} is the only way to charge PT-MA/PT-AC
+    rates (values from pt-invoicing-rules §2); the line shows that country and rate."""
+    items = [
+        {"reference": "CAFE", "qty": 1, "tax_custom": {"country": "PT-MA", "rate": 4, "code": "RED", "type": "IVA"}},
+        {"reference": "SUMO", "qty": 1, "tax_custom": {"country": "PT-AC", "rate": "16", "code": "NOR"}},
+        {"reference": "PASTEL", "qty": 1},
+    ]
+    detail = api.doc(api.create(items=items)["id"])
+    taxes = [(i["tax"]["id"], i["tax"]["country"], i["tax"]["rate"]) for i in detail["items"]]
+    assert taxes == [("RED", "PT-MA", 4), ("NOR", "PT-AC", 16), ("INT", "PT", 13)]
+    assert [t["rate"] for t in detail["taxes"]] == [4, 13, 16]
+    # 0.80 at 4 % -> 0.77; 3.50 at 16 % -> 3.02; 1.30 at 13 % -> 1.15
+    assert detail["amount_net"] == "4.94"
+    assert "K1:PT-MA" in detail["qrcode_data"] and "J1:PT-AC" in detail["qrcode_data"]
+
+
 @pytest.mark.parametrize(
-    "store_region,expected",
-    [("mainland", [23, 13, 6]), ("madeira", [22, 12, 4]), ("azores", [16, 9, 4])],
+    "custom",
+    [
+        {"country": "PT-XX", "rate": 22},
+        {"rate": 22},
+        {"country": "PT-MA", "rate": "abc"},
+        {"country": "PT-MA"},
+        {"country": "PT-MA", "rate": 22, "type": "IS"},
+        {"country": "PT-MA", "rate": 22, "code": "XYZ"},
+        {"country": "PT-MA", "rate": 22, "percent": 1},
+        "PT-MA",
+    ],
 )
-def test_vat_rate_comes_from_the_stores_region(api, store_region, expected):
-    store = next(iter(api.account.stores.values()))
-    store["region"] = store_region
-    created = api.create(
-        items=[{"title": t, "gross_price": "10", "qty": 1, "tax_id": t} for t in ("NOR", "INT", "RED")]
-    )
-    rates = [i["tax"]["rate"] for i in api.doc(created["id"])["items"]]
-    assert rates == expected
+def test_tax_custom_is_validated(api, custom):
+    """A tax_custom with an unknown country or a non-numeric rate is a poorly filled parameter (403 P001)."""
+    response = api.post("documents/", {"items": [{"reference": "CAFE", "qty": 1, "tax_custom": custom}]})
+    assert response.status_code == 403 and error_code(response) == "P001"
 
 
-def test_madeira_reduced_rate_was_5_before_october_2024(api):
-    store = next(iter(api.account.stores.values()))
-    store["region"] = "madeira"
-    old = api.create(items=[{"title": "Pão", "gross_price": "1", "qty": 1, "tax_id": "RED"}], date="2024-09-30")
-    assert api.doc(old["id"])["items"][0]["tax"] == {
-        "id": "RED", "country": "PT-MA", "rate": 5, "exemption": "", "exemption_law": "",
-    }  # fmt: skip
-
-
-def test_exempt_lines_need_a_valid_code_and_law(api):
-    good = {"title": "Consulta", "gross_price": "50", "qty": 1, "tax_id": "ISE", "tax_exemption": "M07",
-            "tax_exemption_law": "Artigo 9.º do CIVA"}  # fmt: skip
+def test_exempt_lines_need_a_valid_code_and_the_law_is_optional(api):
+    """vendus-api §3.4: tax_exemption_law is optional; tax_exemption must be one of taxes/exemptions/
+    (pt-invoicing-rules §2: M44-M46 are refused with "Motivo de isenção inválido")."""
+    good = {"reference": "CONSULTA", "title": "Consulta", "gross_price": "50", "qty": 1, "tax_id": "ISE",
+            "tax_exemption": "M07", "tax_exemption_law": "Artigo 9.º do CIVA"}  # fmt: skip
     doc = api.doc(api.create(items=[good])["id"])
     assert doc["items"][0]["tax"]["exemption"] == "M07"
     assert doc["taxes"] == [{"rate": 0, "base": "50.00", "amount": "0.00", "total": "50.00"}]
-    for broken in ({"tax_exemption": "M00"}, {"tax_exemption": "M26"}, {"tax_exemption_law": ""}):
-        assert error_code(api.post("documents/", {"items": [{**good, **broken}]})) == "P001"
+    for broken in ({"tax_exemption": "M00"}, {"tax_exemption": "M26"}, {"tax_exemption": "M44"},
+                   {"tax_exemption": "M45"}, {"tax_exemption": "M46"}):  # fmt: skip
+        response = api.post("documents/", {"items": [{**good, **broken}]})
+        assert (
+            error_code(response) == "P001"
+            and "Motivo de isenção inválido" in response.get_json()["errors"][0]["message"]
+        )
     missing_law = {k: v for k, v in good.items() if k != "tax_exemption_law"}
-    assert error_code(api.post("documents/", {"items": [missing_law]})) == "P001"
+    missing_law["tax_exemption"] = "M10"
+    tax = api.doc(api.create(items=[missing_law])["id"])["items"][0]["tax"]
+    assert (tax["exemption"], tax["exemption_law"]) == ("M10", "Artigo 53.º do CIVA")  # the account's law
+
+
+def test_revoked_exemptions_only_by_assumption(api, state):
+    item = {"reference": "LIVRO", "qty": 1, "tax_id": "ISE", "tax_exemption": "M26"}
+    assert error_code(api.post("documents/", {"items": [item]})) == "P001"
+    state.assumptions.accept_revoked_exemptions = True
+    assert api.doc(api.create(items=[item])["id"])["items"][0]["tax"]["exemption"] == "M26"
 
 
 def test_product_exemption_carries_over(api):

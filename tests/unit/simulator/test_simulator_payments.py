@@ -64,8 +64,10 @@ def test_fr_and_fs_need_payments(api, doc_type):
     assert error_code(response) == "P001"
     assert api.refused(type=doc_type, items=[CAFE], payments=[{"id": api.card, "amount": "0.10"}]) == "P001"
     paid = api.doc(api.create(type=doc_type, items=[CAFE], payments=[{"id": api.card}])["id"])
-    assert paid["payment_status"] == "paid"
-    assert paid["related_docs"][0]["type"] == "RG"
+    assert paid["payment_status"] == "paid" and paid["debt"]["unpaid"] == "0.00"
+    # vendus-api §7.2: the automatic RG is an FT's; FR and FS are receipts themselves
+    assert paid["related_docs"] == []
+    assert api.get("documents/", type="RG").status_code == 404
 
 
 def test_deferred_method_records_due_date_and_pays_nothing(api):
@@ -121,8 +123,8 @@ def test_rg_amount_is_split_in_order_each_up_to_its_unpaid(api):
 
 def test_rg_proportional_split_by_assumption(api, state):
     state.assumptions.rg_allocation = "proportional"
-    first = api.invoice({"title": "A", "gross_price": "10", "qty": 1})
-    second = api.invoice({"title": "B", "gross_price": "30", "qty": 1})
+    first = api.invoice({"reference": "A", "title": "A", "gross_price": "10", "qty": 1})
+    second = api.invoice({"reference": "B", "title": "B", "gross_price": "30", "qty": 1})
     _rg(api, [first["number"], second["number"]], amount="20.00")
     assert api.doc(first["id"])["debt"]["paid"] == "5.00"
     assert api.doc(second["id"])["debt"]["paid"] == "15.00"

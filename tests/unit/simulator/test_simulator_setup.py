@@ -24,9 +24,10 @@ def api_for(state: SimulatorState, key: str) -> Api:
 
 def test_default_account_is_ready_to_issue(state):
     account = state.accounts["key-a"]
-    (store,) = account.stores.values()
-    assert store["region"] == "mainland"
+    # a mainland store, a Madeira one (9000-xxx) and an Azores one (9500-xxx); registers in normal mode
+    assert [s["postalcode"][:2] for s in account.stores.values()] == ["11", "90", "95"]
     assert account.first_register()["mode"] == "normal"
+    assert [r["mode"] for r in account.registers.values()] == ["normal", "tests", "normal", "normal"]
     types = {m["type"] for m in account.payment_methods.values()}
     assert {"NU", "CD", "CC", "MBWAY", "TR"} <= types
     assert len(account.products) >= 3
@@ -36,14 +37,15 @@ def test_default_fixture_loads(tmp_path):
     state = SimulatorState(fixture=DEFAULT_FIXTURE, clock=SimClock(NOW, frozen=True))
     assert set(state.accounts) == {"demo-key", "demo-key-islands"}
     islands = api_for(state, "demo-key-islands")
-    stores = {s["region"]: s for s in islands.get("stores/").get_json()}
-    assert set(stores) == {"madeira", "azores"}
+    stores = {s["postalcode"]: s for s in islands.get("stores/").get_json()}
+    assert set(stores) == {"9000-018", "9500-150"}
     azores_register = next(
-        r["id"] for r in islands.account.registers.values() if r["store_id"] == stores["azores"]["id"]
+        r["id"] for r in islands.account.registers.values() if r["store_id"] == stores["9500-150"]["id"]
     )
+    # an Azores store still charges the account's rates; island rates come only through tax_custom (§3.4)
     created = islands.create(items=[{"reference": "SUMO", "qty": 1}], register_id=azores_register)
     assert islands.doc(created["id"])["items"][0]["tax"] == {
-        "id": "NOR", "country": "PT-AC", "rate": 16, "exemption": "", "exemption_law": "",
+        "id": "NOR", "country": "PT", "rate": 23, "exemption": "", "exemption_law": "",
     }  # fmt: skip
     assert created["number"] == "FT 02P2026/1"
 
@@ -127,7 +129,10 @@ def test_bulk_create_options(state):
     assert first["date"] == "2026-03-01" and first["payment_status"] == "paid"
     assert first["external_reference"] == "b-1"
     assert api.doc(ids[-1])["date"] == "2026-03-05"
-    assert api.get("documents/", type="RG").headers["X-Paginator-Items"] == "10"
+    assert api.get("documents/", type="RG").status_code == 404  # FR is paid at issue, no RG (§7.2)
+    paid_ft = state.bulk_create_documents("key-a", 3, start_date="2026-03-05", end_date="2026-03-05", paid=True)
+    assert api.get("documents/", type="RG").headers["X-Paginator-Items"] == "3"
+    assert api.doc(paid_ft[0])["related_docs"][0]["type"] == "RG"
     with pytest.raises(ValueError):
         state.bulk_create_documents("key-a", 1, end_date="2026-03-11")
     with pytest.raises(ValueError):
@@ -155,6 +160,12 @@ def test_cli_serves_a_ready_account(tmp_path):
         line = process.stdout.readline()
         assert "listening on http://127.0.0.1:" in line
         base = line.split()[-1]
+        # then the account's key, its stores (id, title, postal code) and registers, for --store <id>
+        banner = [process.stdout.readline() for _ in range(10)]
+        assert "API key cli-key" in banner[1]
+        assert banner[3].split() == ["2001", "Loja", "Baixa", "1100-053"]
+        assert banner[5].split()[-1] == "9500-150" and banner[6].split()[:3] == ["register", "id", "store"]
+        assert banner[7].split() == ["3001", "2001", "Caixa", "API", "normal"]
         deadline = time.monotonic() + 10
         while True:
             try:
