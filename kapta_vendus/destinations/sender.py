@@ -156,6 +156,14 @@ def deliver(db: Database, settings: Settings, delivery_id: int, *, http: request
         if own:
             http.close()
     outcome = record(db, settings, taken, attempt)
+    if outcome in ("dead", "gone"):
+        from kapta_vendus.destinations.alerts import raise_alert
+
+        with db.unit_of_work() as session:
+            delivery = session.get(Delivery, taken.delivery_id)
+            integration_id, reason = delivery.integration_id, delivery.last_error or outcome
+        raise_alert(db, integration_id, "delivery_dead", taken.webhook_id,
+                    f"{taken.webhook_id} to {redact(taken.url)}: {reason}", {"url": redact(taken.url), "error": reason})
     log.info("delivery %s attempt %d: %s (%s)", taken.webhook_id, taken.attempts, outcome,
              attempt.status_code or attempt.error)
     return outcome

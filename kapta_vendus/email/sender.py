@@ -20,9 +20,10 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import or_, select
 
 from kapta_vendus.config import Settings
-from kapta_vendus.db.models import Alert, Document, utcnow
+from kapta_vendus.db.models import Document, utcnow
 from kapta_vendus.db.session import Database, on_commit
 from kapta_vendus.db.sync_models import CustomerEmail
+from kapta_vendus.destinations.alerts import raise_alert
 from kapta_vendus.destinations.policy import backoff
 from kapta_vendus.email.settings import email_settings
 from kapta_vendus.integrations.clients import client_for
@@ -109,13 +110,16 @@ def _failed(db: Database, settings: Settings, email_id: int, attempts: int, erro
         if attempts >= MAX_ATTEMPTS:
             row.status = "failed"
             log.error("document %s could not be emailed after %d tries: %s", row.document_number, attempts, error)
-            session.add(Alert(integration_id=row.integration_id, kind="email_failed",
-                              key=f"{row.document_vendus_id}:{row.recipient}",
-                              details={"document": row.document_number, "error": error}))
-            return "failed"
-        row.status = "pending"
-        row.next_attempt_at = utcnow() + timedelta(seconds=backoff(attempts, settings.delivery_backoff))
-    return "retry"
+            alert = (row.integration_id, f"{row.document_vendus_id}:{row.recipient}", row.document_number)
+        else:
+            alert = None
+            row.status = "pending"
+            row.next_attempt_at = utcnow() + timedelta(seconds=backoff(attempts, settings.delivery_backoff))
+    if alert is None:
+        return "retry"
+    integration_id, key, number = alert
+    raise_alert(db, integration_id, "email_failed", key, f"{number}: {error}", {"document": number, "error": error})
+    return "failed"
 
 
 def send_due_emails(db: Database, settings: Settings, *, enqueue: Callable[[int], None], limit: int = 200) -> list[int]:

@@ -145,3 +145,26 @@ def test_yaml_destinations_are_applied_once_and_undeclared_ones_disabled(pipelin
         apply_specs(session, pipeline.settings, parse_specs(doc, pipeline.settings, os.environ), dry_run=False)
         (row,) = session.scalars(select(Destination)).all()
         assert (row.status, row.disabled_reason) == ("disabled", "no longer declared")
+
+
+def test_an_email_given_up_on_is_alerted_once(pipeline, envelopes, emails_enqueued, monkeypatch):
+    from kapta_vendus.db.models import Alert
+    from kapta_vendus.destinations import alerts
+    from kapta_vendus.email.sender import MAX_ATTEMPTS
+
+    sent = []
+    monkeypatch.setattr(alerts, "send_alert", lambda config, kind, title, body: sent.append((kind, title, body)))
+    set_config(pipeline, email={"by": "service"}, notifications={"channels": [{"url": "json://127.0.0.1:9"}]})
+    settings = pipeline.settings.replace(smtp_url="smtp://127.0.0.1:9", delivery_backoff=0.001)
+    sale(pipeline, envelopes, "E-4")
+    (email_id,) = emails_enqueued
+    outcomes = []
+    for _ in range(MAX_ATTEMPTS):
+        with pipeline.db.unit_of_work() as session:  # due now: the test does not wait out the backoff
+            session.get(CustomerEmail, email_id).next_attempt_at = session.get(CustomerEmail, email_id).created_at
+        outcomes.append(send_email(pipeline.db, settings, email_id))
+    assert outcomes == ["retry"] * (MAX_ATTEMPTS - 1) + ["failed"]
+    assert send_email(pipeline.db, settings, email_id) == "nothing to do"
+    assert [kind for kind, _, _ in sent] == ["email_failed"] and "maria@" not in sent[0][2]
+    with pipeline.db.unit_of_work() as session:
+        assert session.scalars(select(Alert.kind).where(Alert.kind == "email_failed")).all() == ["email_failed"]

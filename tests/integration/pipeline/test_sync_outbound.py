@@ -98,6 +98,10 @@ def test_after_the_horizon_a_delivery_is_dead_and_replay_sends_it_again_with_the
         (delivery_id,) = deliveries_enqueued
         short = pipeline.settings.replace(delivery_horizon_hours=0.0001, delivery_backoff=60)
         assert sender.deliver(pipeline.db, short, delivery_id) == "dead"
+        with pipeline.db.unit_of_work() as session:  # someone is told: an alert, once
+            from kapta_vendus.db.models import Alert
+
+            assert session.scalars(select(Alert.kind)).all() == ["delivery_dead"]
         replayed = log.replay_dead(pipeline.db, pipeline.tenant.id, delivery_ids=[delivery_id],
                                    enqueue=deliveries_enqueued.append)
         assert replayed == [delivery_id]
