@@ -36,8 +36,9 @@ task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 worker_max_tasks_per_child = 1000
 broker_connection_retry_on_startup = True
-worker_send_task_events = True
-task_send_sent_event = True
+# Task events cost a broker publish per task: on only where Flower watches (KAPTA_TASK_SENT_EVENTS).
+worker_send_task_events = False
+task_send_sent_event = False
 worker_hijack_root_logger = False
 
 
@@ -51,11 +52,19 @@ def for_settings(settings: Settings) -> dict[str, Any]:
         "broker_transport_options": transport_options,
         "task_time_limit": settings.task_time_limit,
         "task_soft_time_limit": int(settings.task_time_limit * 0.8),
+        "worker_send_task_events": settings.task_sent_events,
+        "task_send_sent_event": settings.task_sent_events,
         "beat_schedule": {
             "sweep-inbox": {
                 "task": "kapta.ingest.sweep_inbox",
                 "schedule": float(settings.sweep_interval),
                 "options": {"expires": float(settings.sweep_interval)},
+            },
+            # Events parked to wait out an outage (or their invoice) go back, oldest first.
+            "resume-waiting": {
+                "task": "kapta.ingest.resume_waiting",
+                "schedule": float(settings.resume_interval),
+                "options": {"expires": float(settings.resume_interval)},
             },
             # A fan-out: one kapta.reconcile.poll_store per (integration, store), each with expires.
             "poll-stores": {

@@ -72,6 +72,9 @@ def load_round(spec: dict[str, Any], out) -> None:
     ends = [0.0] * threads_n
     start = threading.Barrier(threads_n + 1)
 
+    rate = spec.get("rate")  # open loop: request i is due at start + i / rate, late or not
+    began = [0.0]
+
     def client(k: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", spec["port"], timeout=30)
         start.wait()
@@ -79,6 +82,11 @@ def load_round(spec: dict[str, Any], out) -> None:
         while (i := next(counter)) < len(prepared) and time.perf_counter() < stop_at:
             body, headers = prepared[i]
             t = time.perf_counter()
+            if rate:
+                due = began[0] + i / rate
+                if due > t:
+                    time.sleep(due - t)
+                t = due  # latency from when it was due: waiting for a free client thread counts too
             try:
                 conn.request("POST", spec["path"], body=body, headers=headers)
                 reply = conn.getresponse()
@@ -96,6 +104,7 @@ def load_round(spec: dict[str, Any], out) -> None:
     for thread in threads:
         thread.start()
     cpu0 = time.process_time()
+    began[0] = time.perf_counter() + 0.01
     start.wait()
     t0 = time.perf_counter()
     for thread in threads:
@@ -183,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=20000, help="requests per round at most")
     parser.add_argument("--warmup", type=int, default=300, help="requests per endpoint before measuring")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads")
+    parser.add_argument("--steady-rate", type=float, default=300.0,
+                        help="after the pairs, a receiver round at this steady rate (open loop) for its p99; 0: skip")
+    parser.add_argument("--steady-seconds", type=float, default=10.0)
     parser.add_argument("--server", choices=("conf", "serve"), default="conf",
                         help="conf: gunicorn -c deploy/gunicorn.conf.py (sync workers, the Procfile's web); "
                              "serve: kapta-vendus serve (gthread)")
@@ -236,6 +248,14 @@ def main(argv: list[str] | None = None) -> int:
                       f"{result['rps']:8.1f}/s  statuses {result['statuses']}  machine busy "
                       f"{result['machine_busy']:.0%}", flush=True)
             pairs.append(pair["subject"] / pair["baseline"])
+        steady = None
+        if args.steady_rate:
+            count = int(args.steady_rate * args.steady_seconds)
+            steady_spec = {**spec("subject", "steady", count, args.steady_seconds + 30),
+                           "rate": args.steady_rate, "concurrency": max(args.concurrency, 32)}
+            result = measure(steady_spec, server_pid, postgres)
+            steady = summarise("steady", [result])
+            steady.update(rate=args.steady_rate, sent=result["done"], wanted=count)
         processes.check_alive()
 
         with database_for(database_url).unit_of_work() as session:
@@ -244,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             stored = session.scalar(select(func.count()).select_from(Event))
         queued = broker.llen("pipeline")
         subject, baseline = summarise("subject", rounds["subject"]), summarise("baseline", rounds["baseline"])
-        accepted = subject["statuses"].get("202", 0) + args.warmup
+        accepted = subject["statuses"].get("202", 0) + args.warmup + (steady["statuses"].get("202", 0) if steady else 0)
         report = {
             "benchmark": "receiver",
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -252,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             "server": args.server, "workers": args.workers or "configuration default",
             "concurrency": args.concurrency, "seconds_per_round": args.seconds, "pairs": args.pairs,
             "baseline": baseline, "subject": subject,
-            "ratio_pairs": [round(r, 3) for r in pairs],
+            "ratio_pairs": [round(r, 3) for r in pairs], "steady": steady,
             "ratio_median_of_pairs": median(pairs),
             "ratio_overall": subject["rps_overall"] / baseline["rps_overall"],
             "cpu_ratio": baseline["server_cpu_ms_per_request"] / subject["server_cpu_ms_per_request"],
@@ -280,6 +300,10 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"ratio subject/baseline: median of pairs {report['ratio_median_of_pairs']:.3f} "
           f"(pairs {report['ratio_pairs']}), overall {report['ratio_overall']:.3f}; "
           f"server CPU per request ratio {report['cpu_ratio']:.3f}; goal >= 0.55")
+    steady = report.get("steady")
+    if steady:
+        print(f"steady {steady['rate']:.0f} ev/s for {steady['wanted']} events (open loop, latency from when due): "
+              f"p50 {steady['p50_ms']:.1f} ms, p99 {steady['p99_ms']:.1f} ms, statuses {steady['statuses']}")
     print(f"load average {report['load_average_start'][0]:.1f} at the start, "
           f"{report['load_average_end'][0]:.1f} at the end (2 cores)")
     print(f"check: {report['check']}")

@@ -125,10 +125,11 @@ class BenchProcesses(Processes):
         path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
         super().__init__(log_dir, process_env(settings, PYTHONPATH=path, **extra_env))
 
-    def start_argv(self, name: str, argv: Sequence[str]) -> subprocess.Popen:
+    def start_argv(self, name: str, argv: Sequence[str], *, cwd: str | None = None,
+                   env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop_all
-        child = subprocess.Popen(list(argv), env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True, cwd=str(REPO))
+        child = subprocess.Popen(list(argv), env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True, cwd=cwd or str(REPO))
         self.children.append((name, child, log))
         return child
 

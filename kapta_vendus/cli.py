@@ -95,23 +95,34 @@ def config_cmd(fmt: str) -> None:
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def worker(ctx: click.Context) -> None:
-    """A Celery worker on every queue; extra arguments go to Celery."""
+    """A Celery worker (every queue unless -Q says otherwise); extra arguments go to Celery.
+
+    Exits with Celery's exit code: non-zero when the worker stopped on an error, so that a
+    process manager restarts it.
+    """
     import celeryconfig
+    from kapta_vendus.tasks import process
     from kapta_vendus.tasks.app import app
 
     settings = load_settings()
-    argv = ["worker", "-Q", ",".join(celeryconfig.QUEUES), "--loglevel", settings.log_level, *ctx.args]
-    app.worker_main(argv=argv)
+    queues = [] if _names_queues(ctx.args) else ["-Q", ",".join(celeryconfig.QUEUES)]
+    argv = ["worker", *queues, "--loglevel", settings.log_level, *ctx.args]
+    ctx.exit(process.celery_main(app, argv))
+
+
+def _names_queues(args: list[str]) -> bool:
+    return any(a in ("-Q", "--queues") or a.startswith(("-Q", "--queues=")) for a in args)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def beat(ctx: click.Context) -> None:
-    """Celery beat (RedBeat on Redis): the inbox sweeper and the store polls."""
+    """Celery beat (RedBeat on Redis): the inbox sweeper, resumes and store polls. Outlives Redis restarts."""
+    from kapta_vendus.tasks import process
     from kapta_vendus.tasks.app import app
 
     settings = load_settings()
-    app.start(["beat", "--loglevel", settings.log_level, *ctx.args])
+    ctx.exit(process.run_beat(app, ["beat", "--loglevel", settings.log_level, *ctx.args]))
 
 
 def _register_commands() -> None:

@@ -43,6 +43,16 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _non_negative_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a number, 0 or more") from None
+    if not value >= 0:
+        raise ValueError("must be a number, 0 or more")
+    return value
+
+
 def _log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -94,6 +104,13 @@ def _key_list(raw: str) -> tuple[str, ...]:
             # Never echo the key itself: it is a secret.
             raise ValueError(f"key #{position} is not a url-safe base64 32-byte Fernet key") from None
     return keys
+
+
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
+        raise ValueError("must be true or false")
+    return value in {"true", "1", "yes", "on"}
 
 
 def _language(raw: str) -> str:
@@ -150,6 +167,16 @@ VARIABLES: tuple[Variable, ...] = (
              "Seconds an unfinished event may sit untouched before the sweeper re-enqueues it; "
              "keep it above the task time limit."),
     Variable("KAPTA_LANGUAGE", "language", _language, "pt", "Language of notifications: pt or en."),
+    Variable("KAPTA_RETRY_HORIZON", "retry_horizon", _positive_int, "259200",
+             "Seconds an event keeps waiting out a Vendus outage (or its invoice) before it goes dead "
+             "(72 hours, as mature webhook senders retry)."),
+    Variable("KAPTA_RESUME_INTERVAL", "resume_interval", _positive_int, "15",
+             "Seconds between two looks at the events waiting for Vendus (or for their invoice)."),
+    Variable("KAPTA_RECEIVER_CACHE_TTL", "receiver_cache_ttl", _non_negative_float, "5",
+             "Seconds the receiver keeps an integration's secrets, stores and cap in memory: a secret "
+             "rotation or a disable takes effect within this delay (0: no cache)."),
+    Variable("KAPTA_TASK_SENT_EVENTS", "task_sent_events", _boolean, "false",
+             "Publish Celery task-sent and worker events (true only where Flower monitors the queues)."),
     Variable("KAPTA_DELIVERY_TIMEOUT", "delivery_timeout", _positive_float, "5",
              "Seconds to wait for a destination to connect, and again to answer; a slow destination "
              "then counts as a failed try and never holds a worker for long."),
@@ -190,6 +217,10 @@ class Settings:
     # Longer than the task time limit, so a step that is slow but alive is not re-enqueued under it.
     sweep_grace: int = 360
     language: str = "pt"
+    retry_horizon: int = 259200
+    resume_interval: int = 15
+    receiver_cache_ttl: float = 5.0
+    task_sent_events: bool = False
     delivery_timeout: float = 5.0
     delivery_horizon_hours: float = 72.0
     delivery_backoff: float = 30.0

@@ -39,7 +39,8 @@ def _forget_settings():
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     """Embedded-default settings isolated in a temporary data dir."""
-    return Settings(data_dir=str(tmp_path / "var"), secret_keys=(TEST_FERNET_KEY,))
+    return Settings(data_dir=str(tmp_path / "var"), secret_keys=(TEST_FERNET_KEY,),
+                    receiver_cache_ttl=0)  # tests change integrations and push at once
 
 
 @pytest.fixture(scope="session")

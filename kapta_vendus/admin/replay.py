@@ -2,7 +2,8 @@
 
 A replay puts the event back to ``received`` and enqueues its chain from the step it stopped at
 (``events.current_step``), so steps that succeeded are not run again: a replay from ``sync`` never
-reaches Vendus, and one from ``actions`` executes the decision the rules step recorded.
+reaches Vendus, one from ``actions`` (the ``bill`` task) executes the decision the rules step
+recorded, and one from ``map`` runs ``prepare`` from ``map`` on.
 
 Documents are protected by the issuance table (guarantee 2), not by the replay: an issuance that
 is ``issued`` returns its document without a call, and one left ``sent`` looks the document up
@@ -22,11 +23,10 @@ from sqlalchemy.orm import Session
 
 from kapta_vendus.db.models import Event, Issuance, StepRun
 from kapta_vendus.db.session import on_commit
+from kapta_vendus.pipeline.runner import task_of_step
 from kapta_vendus.pipeline.steps import STEPS
-from kapta_vendus.tasks.dispatch import PIPELINE
 
 REPLAYABLE = ("dead", "rejected")
-TASK_OF_STEP = {name.rsplit(".", 1)[1]: name for name in PIPELINE}  # "actions" → "kapta.billing.actions"
 
 Enqueue = Callable[..., None]  # tasks.dispatch.enqueue_event(event_id, start_at=task)
 
@@ -59,7 +59,8 @@ def replay_event(session: Session, event: Event, enqueue: Enqueue) -> Replay:
         Issuance.integration_id == event.integration_id, Issuance.event_id == event.id,
         Issuance.state == "rejected").values(state="pending", last_error=None))
     event.status, event.finished_at, event.retry_at, event.last_error = "received", None, None, None
-    event_id, task = event.id, TASK_OF_STEP[step]
+    event.current_step = step  # prepare resumes at the step it names
+    event_id, task = event.id, task_of_step(step)
     # Enqueued only once the reset is committed, so the first step sees the event as replayable.
     on_commit(session, lambda: enqueue(event_id, start_at=task))
     return Replay(event_id, step)

@@ -20,7 +20,7 @@ class Text(fields.String):
         return text
 
 
-EVENT_STATUSES = ("received", "in_flight", "done", "rejected", "dead", "imported")
+EVENT_STATUSES = ("received", "in_flight", "waiting", "done", "rejected", "dead", "imported")
 REPLAYABLE = ("dead", "rejected")
 MAX_PAGE_SIZE = 200
 MAX_ID = 2**63 - 1  # ids are PostgreSQL BIGINTs: a larger number is refused (422), not sent to the database

@@ -19,7 +19,8 @@ def events() -> None:
 
 @events.command("list")
 @click.option("--integration", "integration_id", help="Only this integration (id).")
-@click.option("--status", type=click.Choice(["received", "in_flight", "done", "rejected", "dead", "imported"]))
+@click.option("--status", type=click.Choice(
+    ["received", "in_flight", "waiting", "done", "rejected", "dead", "imported"]))
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(integration_id: str | None, status: str | None, limit: int, as_json: bool) -> None:

@@ -41,9 +41,10 @@ def _run_event(db, settings):
     from kapta_vendus.pipeline import runner, steps
 
     def run(event_id: int) -> str:
-        for name, fn in steps.STEPS.items():  # the chain, in order, as the tasks run it
+        for stage in runner.STAGES:  # prepare, bill, sync: the chain, in order, as its tasks run it
             try:
-                outcome = runner.run_step(db, settings, name, fn, event_id, guard=breaker_for(settings).guard)
+                outcome = runner.run_stage(db, settings, stage, steps.STEPS, event_id,
+                                           guard=breaker_for(settings).guard)
             except Exception as exc:  # noqa: BLE001 - reported on the row; the sweeper retries the event
                 return f"will be retried ({type(exc).__name__})"
             if outcome.stop:

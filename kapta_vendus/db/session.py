@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as exc_module
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
@@ -39,10 +41,38 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.close()
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping before every transaction (one round trip each): connections are recycled before
+    # servers and proxies drop idle ones, and only a connection that sat idle for a while is
+    # checked at checkout; a dead one is replaced there, so the transaction runs on a good one.
+    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+POOL_RECYCLE = 1800  # seconds: below the usual idle cut-offs of PostgreSQL proxies and firewalls
+IDLE_PING = 30.0  # seconds idle after which a pooled connection is checked before use
+
+
+def _note_checkin(_dbapi_conn, record) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < IDLE_PING:
+        return
+    try:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+    except Exception as exc:  # whatever the driver says, the connection is unusable
+        # The pool discards this connection and checks out (or opens) another: the one retry.
+        raise exc_module.DisconnectionError(f"idle connection dropped: {type(exc).__name__}") from exc
 
 
 def on_commit(session: Session, callback: Callable[[], None]) -> None:

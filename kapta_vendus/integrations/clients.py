@@ -35,3 +35,25 @@ def client_for(settings: Settings, integration: Integration) -> VendusClient:
             timeout=(settings.vendus_connect_timeout, settings.vendus_timeout),
             throttle=throttle_for(settings, integration.id, limits))
     return client
+
+
+def client_for_view(settings: Settings, view) -> VendusClient:
+    """``client_for`` from a cached ``IntegrationView``: the key is decrypted only on a change.
+
+    Clients are per thread (a requests.Session is not thread-safe) and per row version: an
+    integration whose ``updated_at`` moved gets a new client, and its old one is closed.
+    """
+    from kapta_vendus.integrations.crypto import decrypt
+
+    cache_key = ("view", view.id, view.updated_at)
+    clients: dict = getattr(_local, "clients", None) or {}
+    _local.clients = clients
+    client = clients.get(cache_key)
+    if client is None:
+        for stale in [k for k in clients if k[1] == view.id]:
+            clients.pop(stale).close()
+        client = clients[cache_key] = VendusClient(
+            view.vendus_base_url, decrypt(settings, view.api_key_enc),
+            timeout=(settings.vendus_connect_timeout, settings.vendus_timeout),
+            throttle=throttle_for(settings, view.id, view.limits))
+    return client

@@ -1,21 +1,21 @@
 """Fair scheduling: a per-integration cap on events in flight, with a waiting line per integration.
 
 Celery queues are first in, first out: without a gate, 5,000 events of one integration would sit
-in front of another integration's first event, and each of its six steps would queue behind them
-again. So an event is admitted before its chain is published (``tasks.dispatch.enqueue_event``,
-the one way into the queue for the receiver, the sweeper, replays and the poller) and again by
-each step (a redelivered or swept task). An admitted event holds one of its integration's slots
-until it finishes (done, rejected or dead); a retry keeps the slot, so a failing account stays
+in front of another integration's first event. So an event is admitted once, before its chain is
+published (``tasks.dispatch.enqueue_event``, the one way into the queue for the receiver, the
+sweeper, replays, resumes and the poller), with its integration and cap in hand. An admitted event
+holds one of its integration's slots until it ends (done, rejected, dead) or is parked to wait out
+an outage (``pipeline.waiting``); a retry in place keeps the slot, so a failing account stays
 within its own cap. When all slots are taken the event joins its integration's waiting line in
-Redis (oldest first, with the step to resume at) instead of the queue. When an event finishes,
-the oldest waiting events take the free slots and are published from where they stopped. The
-queues therefore hold at most ``max_events_in_flight`` events of each integration, and another
-integration's steps wait behind that small number of tasks, however large the flood.
+Redis instead of the queue, ranked by its inbox id: the line is ordered oldest first whatever the
+order events arrive in it, so after Redis loses it, the sweeper rebuilding it from the inbox
+(oldest first, see ``lost``) puts every event back where it was. When an event ends, the oldest
+waiting events take the free slots and are published from where they stopped.
 
 Both operations are single Lua scripts (atomic) on Redis' clock; slots are leases, so a worker that
-dies holding one frees it when the lease ends. If Redis loses the waiting lines, parked events are
-still ``received`` or ``in_flight`` in the inbox and the sweeper enqueues them again. Without Redis
-(the embedded default, one machine) there is nothing shared to gate with, and everything is admitted.
+dies holding one frees it when the lease ends. Without Redis (the embedded default, one machine)
+there is nothing shared to gate with, and everything is admitted. Every Redis error here is
+logged and admits (or leaves the slot to expire): fairness is never a reason to stop billing.
 """
 
 from __future__ import annotations
@@ -30,14 +30,15 @@ from kapta_vendus.config import Settings, get_settings
 from kapta_vendus.db.models import Event, Integration
 from kapta_vendus.db.session import Database, database_for
 from kapta_vendus.integrations.config import limits_of
-from kapta_vendus.integrations.shared import per_broker
+from kapta_vendus.integrations.shared import per_broker, redis_client
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 900  # longer than the longest retry countdown (600 s) plus a task's time limit
 WAITING_TTL = 7 * 24 * 3600
+SENTINEL = "kapta:fair:alive"  # absent after Redis lost its data
 
-# KEYS: holders (zset event -> lease end), waiting (zset "event|task" -> arrival time)
+# KEYS: holders (zset event -> lease end), waiting (zset "event|task" -> inbox id)
 # ARGV: event id, cap, lease seconds, waiting member, waiting ttl
 # Returns {admitted (0/1), woken members...}
 _ADMIT = """
@@ -51,7 +52,7 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   result[1] = 1
 else
   -- Join the line, then give the free slots to the oldest in it: a newcomer never overtakes.
-  redis.call('ZADD', KEYS[2], 'NX', now, ARGV[4])
+  redis.call('ZADD', KEYS[2], 'NX', tonumber(ARGV[1]), ARGV[4])
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5]))
   while redis.call('ZCARD', KEYS[1]) < cap do
     local first = redis.call('ZRANGE', KEYS[2], 0, 0)
@@ -116,9 +117,7 @@ def _resumes(members) -> tuple[Resume, ...]:
 
 class RedisGate:
     def __init__(self, url: str, *, lease: int = LEASE_SECONDS) -> None:
-        import redis
-
-        self.redis = redis.Redis.from_url(url)
+        self.redis = redis_client(url)
         self.lease = lease
         self._admit = self.redis.register_script(_ADMIT)
         self._release = self.redis.register_script(_RELEASE)
@@ -139,6 +138,10 @@ class RedisGate:
         holders, waiting = self.keys(integration_id)
         return {"in_flight": int(self.redis.zcard(holders)), "waiting": int(self.redis.zcard(waiting))}
 
+    def lost(self) -> bool:
+        """True once after Redis lost its data (restarted empty, flushed): the lines must be rebuilt."""
+        return bool(self.redis.set(SENTINEL, 1, nx=True))
+
 
 class OpenGate:
     """No shared store: admit everything (see the module docstring)."""
@@ -151,6 +154,9 @@ class OpenGate:
 
     def counts(self, integration_id: str) -> dict[str, int]:
         return {}
+
+    def lost(self) -> bool:
+        return False
 
 
 def gate_for(settings: Settings) -> RedisGate | OpenGate:
@@ -168,40 +174,49 @@ def share_of(db: Database, event_id: int) -> tuple[str, int] | None:
     return row[0], limits_of(row[1]).max_events_in_flight
 
 
+def _cap_of(settings: Settings, integration_id: str) -> int | None:
+    """The cap from this process's integration cache (primed by the stage that just ran), if any."""
+    from kapta_vendus.integrations.cache import _views
+
+    view = _views.get(integration_id)
+    return view.limits.max_events_in_flight if view is not None else None
+
+
 Enqueue = Callable[..., None]  # tasks.dispatch.enqueue_event(event_id, start_at=task)
 
 
-def admit_step(db: Database, settings: Settings, event_id: int, task: str, enqueue: Enqueue) -> bool:
-    """True if the step may run now; False if its event was parked (the chain must stop)."""
+def admitted_for_enqueue(event_id: int, task: str, enqueue: Enqueue, *, integration_id: str | None = None,
+                         cap: int | None = None) -> bool:
+    """True if the chain may be published now; False if the event joined its waiting line."""
+    settings = get_settings()
     if not settings.uses_redis:
         return True
-    share = share_of(db, event_id)
-    if share is None:
-        return True  # the step itself will find that the event does not exist
+    if integration_id is None or cap is None:
+        share = share_of(database_for(settings.database_url), event_id)
+        if share is None:
+            return True  # the stage itself will find that the event does not exist
+        integration_id, cap = share
     try:
-        admission = gate_for(settings).admit(share[0], event_id, task, share[1])
+        admission = gate_for(settings).admit(integration_id, event_id, task, cap)
     except Exception as exc:  # noqa: BLE001 - the gate is for fairness, never a reason to stop billing
-        log.warning("fair-scheduling gate unavailable (%s): step admitted", type(exc).__name__)
+        log.warning("fair-scheduling gate unavailable (%s): event admitted", type(exc).__name__)
         return True
     _wake(admission.woken, enqueue)
     return admission.admitted
 
 
-def admitted_for_enqueue(event_id: int, task: str, enqueue: Enqueue) -> bool:
-    """``admit_step`` for a chain about to be published, with this process's settings."""
-    settings = get_settings()
-    return admit_step(database_for(settings.database_url), settings, event_id, task, enqueue)
-
-
-def release_event(db: Database, settings: Settings, event_id: int, enqueue: Enqueue) -> None:
-    """The event is finished: free its slot and start the oldest waiting events of its integration."""
+def release_event(settings: Settings, integration_id: str, event_id: int, enqueue: Enqueue) -> None:
+    """The event ended (or was parked): free its slot and start the oldest waiting events of its integration."""
     if not settings.uses_redis:
         return
-    share = share_of(db, event_id)
-    if share is None:
-        return
+    cap = _cap_of(settings, integration_id)
+    if cap is None:
+        share = share_of(database_for(settings.database_url), event_id)
+        if share is None:
+            return
+        cap = share[1]
     try:
-        woken = gate_for(settings).release(share[0], event_id, share[1])
+        woken = gate_for(settings).release(integration_id, event_id, cap)
     except Exception as exc:  # noqa: BLE001 - the slot's lease ends on its own; the sweeper wakes the rest
         log.warning("fair-scheduling gate unavailable (%s): slot left to expire", type(exc).__name__)
         return

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from kapta_vendus.config import Settings
 from kapta_vendus.integrations.config import Limits
-from kapta_vendus.integrations.shared import per_broker
+from kapta_vendus.integrations.shared import per_broker, redis_client
 from kapta_vendus.vendus import RateLimited
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,7 @@ MAX_WAIT_IN_PLACE = 5.0  # seconds a worker may sleep for a token before handing
 
 class RedisBuckets:
     def __init__(self, url: str) -> None:
-        import redis
-
-        self._redis = redis.Redis.from_url(url)
+        self._redis = redis_client(url)
         self._take = self._redis.register_script(_TAKE)
 
     def take(self, key: str, rate: float, burst: int) -> float:

@@ -16,7 +16,7 @@ from kapta_vendus.config import Settings
 T = TypeVar("T")
 
 _instances: dict[tuple[str, str], Any] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a per-broker instance asks for the shared client while built
 
 
 def per_broker(kind: str, settings: Settings, on_redis: Callable[[str], T], in_process: Callable[[], T]) -> T:
@@ -25,3 +25,17 @@ def per_broker(kind: str, settings: Settings, on_redis: Callable[[str], T], in_p
         if key not in _instances:
             _instances[key] = on_redis(settings.broker_url) if settings.uses_redis else in_process()
         return _instances[key]
+
+
+_clients: dict[str, Any] = {}
+
+
+def redis_client(url: str):
+    """One Redis client (one connection pool) per URL per process, shared by the breaker, the
+    request budget and the fairness gate instead of a pool each."""
+    import redis
+
+    with _lock:
+        if url not in _clients:
+            _clients[url] = redis.Redis.from_url(url, health_check_interval=30)
+        return _clients[url]

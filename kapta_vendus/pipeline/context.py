@@ -6,10 +6,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kapta_vendus.db.models import Event, Integration
+from sqlalchemy.orm import Session
+
+from kapta_vendus.db.models import Event
 from kapta_vendus.events.validation import ValidatedEvent, validate_event
-from kapta_vendus.integrations.clients import client_for
-from kapta_vendus.integrations.service import get_integration
+from kapta_vendus.integrations.cache import IntegrationView, integration_view
+from kapta_vendus.integrations.clients import client_for_view
 from kapta_vendus.pipeline.mapping import IntegrationMapping, MappedSale, map_sale
 from kapta_vendus.pipeline.model import NormalisedEvent
 from kapta_vendus.pipeline.normalise import normalise
@@ -32,17 +34,23 @@ class EventFacts:
     config: dict[str, Any]
 
 
-def snapshot(event: Event, integration: Integration) -> EventFacts:
+def snapshot(event: Event, integration: IntegrationView) -> EventFacts:
     return EventFacts(event.id, event.integration_id, event.type, event.source, event.store_id, event.raw,
-                      integration.mode, dict(integration.config or {}))
+                      integration.mode, integration.config)
+
+
+def prime(ctx: StepContext, session: Session, event: Event) -> None:
+    """Fill the context from the rows the stage loaded in its own transaction (no extra round trip)."""
+    view = integration_view(session, event.integration_id)
+    ctx.cache["integration"] = view
+    ctx.cache["facts"] = snapshot(event, view)
 
 
 def facts(ctx: StepContext) -> EventFacts:
-    # run_step primes the cache from its own transaction; this reads them when it did not.
+    # The runner primes the cache from its own transaction; this reads them when it did not.
     if "facts" not in ctx.cache:
         with ctx.db.unit_of_work() as session:
-            event = session.get(Event, ctx.event_id)
-            ctx.cache["facts"] = snapshot(event, session.get(Integration, event.integration_id))
+            prime(ctx, session, session.get(Event, ctx.event_id))
     return ctx.cache["facts"]
 
 
@@ -80,8 +88,8 @@ def rules(ctx: StepContext) -> tuple[CompiledRule, ...]:
 
 
 def vendus(ctx: StepContext) -> VendusClient:
+    """The integration's client, cached per worker thread and integration version (integrations.cache)."""
     if "client" not in ctx.cache:
-        with ctx.db.unit_of_work() as session:
-            integration = get_integration(session, ctx.integration_id)
-            ctx.cache["client"] = client_for(ctx.settings, integration)
+        facts(ctx)
+        ctx.cache["client"] = client_for_view(ctx.settings, ctx.cache["integration"])
     return ctx.cache["client"]

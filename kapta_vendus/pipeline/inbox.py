@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kapta_vendus.db.models import Event, utcnow
+from kapta_vendus.db.models import Event, UTCDateTime, utcnow
 from kapta_vendus.events.catalogue import dedup_key as envelope_dedup_key
 
 
@@ -74,3 +74,29 @@ def store_event(session: Session, integration_id: str, *, source: str, envelope:
     existing = session.scalar(select(Event.id).where(Event.integration_id == integration_id,
                                                      Event.dedup_key == row["dedup_key"]))
     return Stored(existing, False)
+
+
+# The receiver's insert, as plain SQL: one statement, no ORM unit of work and no statement compiled
+# per request. PostgreSQL and SQLite (3.35+) both speak ON CONFLICT … RETURNING.
+_PUSHED = text(
+    "INSERT INTO events (integration_id, source, type, dedup_key, external_id, store_id, business_key, "
+    "occurred_at, raw, status, attempts, received_at, updated_at) "
+    "VALUES (:integration_id, 'push', :type, :dedup_key, :external_id, :store_id, :business_key, "
+    ":occurred_at, :raw, 'received', 0, :now, :now) "
+    "ON CONFLICT (integration_id, dedup_key) DO NOTHING RETURNING id"
+).bindparams(bindparam("occurred_at", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime()))
+_EXISTING = text("SELECT id FROM events WHERE integration_id = :integration_id AND dedup_key = :dedup_key")
+
+
+def store_pushed(session: Session, integration_id: str, envelope: dict[str, Any], raw: str) -> Stored:
+    """``store_event`` for a verified push (the receiver's hot path)."""
+    key = envelope_dedup_key(envelope)
+    occurred = _occurred_at(envelope)
+    new_id = session.execute(_PUSHED, {
+        "integration_id": integration_id, "type": str(envelope.get("type", "")), "dedup_key": key,
+        "external_id": str(envelope.get("id", "")), "store_id": envelope.get("store_id"),
+        "business_key": business_key_of(envelope), "raw": raw, "now": utcnow(),
+        "occurred_at": occurred if occurred is not None and occurred.tzinfo else None}).scalar()
+    if new_id is not None:
+        return Stored(new_id, True)
+    return Stored(session.execute(_EXISTING, {"integration_id": integration_id, "dedup_key": key}).scalar(), False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -35,10 +36,28 @@ def _unpaid(doc: dict[str, Any]) -> Decimal | None:
     return _money(doc.get("total_unpaid"))
 
 
+_CENTS = re.compile(r"-?\d+\.\d\d")
+
+
+def _money_text(value: Any) -> str:
+    """``str(_money(value))`` without building a Decimal for the usual "12.30" (list rows are
+    fingerprinted by the thousand on every poll); anything else takes the exact Decimal path."""
+    if isinstance(value, str) and _CENTS.fullmatch(value) and not value.startswith(("-0.00", "00")):
+        return value
+    return str(_money(value))
+
+
+def _unpaid_text(doc: dict[str, Any]) -> str:
+    debt = doc.get("debt")
+    if isinstance(debt, dict) and "unpaid" in debt:
+        return _money_text(debt["unpaid"])
+    return _money_text(doc.get("total_unpaid"))
+
+
 def fingerprint(doc: dict[str, Any]) -> str:
     """What the poller compares: a document whose fingerprint is unchanged needs no work."""
-    parts = (doc.get("type"), doc.get("number"), _status(doc), _money(doc.get("amount_gross")),
-             doc.get("payment_status"), _unpaid(doc))
+    parts = (doc.get("type"), doc.get("number"), _status(doc), _money_text(doc.get("amount_gross")),
+             doc.get("payment_status"), _unpaid_text(doc))
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
 
 

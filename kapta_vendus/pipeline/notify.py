@@ -79,7 +79,7 @@ def notify_event(db: Database, event_id: int, *, default_language: str = "pt", s
         integration = session.get(Integration, event.integration_id)
         config = (integration.config or {}).get("notifications") or {}
         output = session.scalar(select(StepRun.output).where(
-            StepRun.event_id == event_id, StepRun.step == "actions", StepRun.status == "ok")
+            StepRun.event_id == event_id, StepRun.step == "sync", StepRun.status == "ok")
             .order_by(StepRun.id.desc()).limit(1))
         lang = config.get("language", default_language)
         channels = [ch for ch in config.get("channels") or []

@@ -1,10 +1,15 @@
-"""Runs one pipeline step for one event and accounts for it.
+"""Runs one stage of an event (``prepare``, ``bill`` or ``sync``) and accounts for it.
 
-Every execution writes a step run (status, attempt, duration, summary, output, error). A step
-re-reads its event and exits early when the event is already finished, so a redelivered or
-swept task is harmless. Rejections end the event ``rejected`` and stop the chain; any other
-error is recorded and re-raised for the task's retry policy, which ends the event ``dead``
-when retries run out.
+The event's logical steps are grouped in three stages, one Celery task each (ARCHITECTURE, "Why
+three tasks and not six"): ``prepare`` runs validate → normalise → map → rules in one transaction,
+``bill`` runs the decided billing actions through the exactly-once issuance, and ``sync`` finishes
+the event. Every logical step still writes its own step run, in the transaction of the stage that
+ran it, so the audit trail keeps its detail.
+
+A stage re-reads its event and exits early when the event is already finished, so a redelivered or
+swept task is harmless. A rejection ends the event ``rejected``; any other error is recorded (a
+failed step run, ``last_error``) and re-raised for the task, which waits it out or retries it
+(``tasks.pipeline``). A finished event clears ``last_error``: its history stays in the step runs.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kapta_vendus.config import Settings
-from kapta_vendus.db.models import Event, Integration, StepRun, utcnow
+from kapta_vendus.db.models import Event, StepRun, utcnow
 from kapta_vendus.db.session import Database, on_commit
 from kapta_vendus.destinations.outbox import record_outcome
 from kapta_vendus.events.errors import Rejection
@@ -30,6 +35,21 @@ from kapta_vendus.logs import redact
 log = logging.getLogger(__name__)
 
 FINISHED = ("done", "rejected", "dead", "imported")
+# The logical steps of each stage, in order. A replay restarts at the stage of its failed step.
+STAGES: dict[str, tuple[str, ...]] = {
+    "prepare": ("validate", "normalise", "map", "rules"),
+    "bill": ("actions",),
+    "sync": ("sync",),
+}
+# The Celery task of each stage (tasks.pipeline); enqueue_event(start_at=...) names one of these.
+TASKS = {"prepare": "kapta.pipeline.prepare", "bill": "kapta.billing.bill", "sync": "kapta.pipeline.sync"}
+
+
+def stage_of(step: str) -> str:
+    for stage, steps in STAGES.items():
+        if step in steps:
+            return stage
+    raise KeyError(step)
 
 
 @dataclass
@@ -37,6 +57,19 @@ class StepResult:
     summary: str
     output: dict[str, Any] | None = None
     finish: str | None = None  # "done" to finish the event here and stop the chain
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A step run to write when the stage commits (``bill`` writes one per action)."""
+
+    step: str
+    status: str
+    summary: str
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    started_at: Any = None
+    duration_ms: int = 0
 
 
 @dataclass
@@ -47,112 +80,218 @@ class StepContext:
     integration_id: str
     attempt: int
     cache: dict[str, Any] = field(default_factory=dict)
+    session: Session | None = None  # the stage's own transaction, when the step runs inside it
+    recorded: list[Recorded] = field(default_factory=list)
 
     def step_output(self, step: str) -> dict[str, Any] | None:
-        """The output of the latest successful run of an earlier step."""
-        with self.db.unit_of_work() as session:
-            return session.scalar(
-                select(StepRun.output)
-                .where(StepRun.event_id == self.event_id, StepRun.step == step, StepRun.status == "ok")
-                .order_by(StepRun.id.desc()).limit(1))
+        """The output of the latest successful run of an earlier step (read once per stage)."""
+        outputs = self.cache.setdefault("outputs", {})
+        if step not in outputs:
+            query = (select(StepRun.output)
+                     .where(StepRun.event_id == self.event_id, StepRun.step == step, StepRun.status == "ok")
+                     .order_by(StepRun.id.desc()).limit(1))
+            if self.session is not None:
+                outputs[step] = self.session.scalar(query)
+            else:
+                with self.db.unit_of_work() as session:
+                    outputs[step] = session.scalar(query)
+        return outputs[step]
 
 
 @dataclass(frozen=True)
 class Outcome:
     stop: bool
     summary: str
+    finished: str | None = None  # the event's final status when this stage ended it
 
 
 StepFn = Callable[[StepContext], StepResult]
+Guard = Callable[[str], AbstractContextManager]
+# Called after the commit that finished an event (frees its fair-scheduling slot).
+Finished = Callable[[str, int], None]
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {exc}")[:2000]
 
 
-def run_step(db: Database, settings: Settings, step: str, fn: StepFn, event_id: int,
-             attempt: int = 1, guard: Callable[[str], AbstractContextManager] | None = None) -> Outcome:
-    """Run ``fn`` for the event; ``guard(integration_id)`` wraps the call (the circuit breaker)."""
+def task_of_step(step: str | None) -> str:
+    """The task to resume an event at, from its ``current_step`` (unknown: from the start)."""
+    try:
+        return TASKS[stage_of(step or "validate")]
+    except KeyError:
+        return TASKS["prepare"]
+
+
+def _begin(session: Session, event_id: int, step: str) -> tuple[Event | None, str | None]:
+    event = session.get(Event, event_id)
+    if event is None:
+        return None, "event not found"
+    if event.status in FINISHED:
+        return event, f"event already {event.status}"
+    event.status, event.current_step, event.retry_at = "in_flight", step, None
+    return event, None
+
+
+def run_stage(db: Database, settings: Settings, stage: str, steps: dict[str, StepFn], event_id: int, *,
+              attempt: int = 1, guard: Guard | None = None, on_finished: Finished | None = None) -> Outcome:
+    """Run the stage's steps; ``prepare`` resumes at the step it stopped at (a replay), see above."""
+    if stage == "prepare":
+        return _run_in_one_transaction(db, settings, STAGES[stage], steps, event_id, attempt, on_finished)
+    return _run_around_calls(db, settings, STAGES[stage], steps, event_id, attempt, guard, on_finished)
+
+
+def _run_in_one_transaction(db, settings, names, steps, event_id, attempt, on_finished) -> Outcome:
+    """Pure steps: everything, step runs included, in the one transaction that loads the event.
+
+    A replayed event resumes at the step that failed; the steps before it are pure and are simply
+    recomputed (their results are cached on the context), without a second step run.
+    """
+    from kapta_vendus.pipeline.context import prime
+
     with db.unit_of_work() as session:
         event = session.get(Event, event_id)
-        if event is None:
-            return Outcome(True, "event not found")
-        if event.status in FINISHED:
-            return Outcome(True, f"event already {event.status}")
-        event.status, event.current_step, event.retry_at = "in_flight", step, None
-        event.attempts += 1
-        integration_id = event.integration_id
-        # Every step reads these facts (context.facts): take them from the rows loaded here rather
-        # than reading the event and its integration again in a transaction of their own.
-        from kapta_vendus.pipeline.context import snapshot
+        stopped_at = event.current_step if event is not None else None
+        names = names[names.index(stopped_at):] if stopped_at in names else names
+        event, early = _begin(session, event_id, names[0])
+        if early:
+            return Outcome(True, early)
+        ctx = StepContext(db, settings, event_id, event.integration_id, attempt, session=session)
+        prime(ctx, session, event)
+        summary = ""
+        for name in names:
+            event.current_step = name
+            started, t0 = utcnow(), time.perf_counter()
+            try:
+                result = steps[name](ctx)
+            except Rejection as exc:
+                reasons = "; ".join(exc.reasons)
+                _add_run(session, ctx, Recorded(name, "failed", "rejected", error=reasons, started_at=started,
+                                                duration_ms=_ms(t0)))
+                _finish(session, event, "rejected", reasons, on_finished)
+                return Outcome(True, f"rejected: {reasons}", "rejected")
+            _add_run(session, ctx, Recorded(name, "ok", result.summary, result.output, started_at=started,
+                                            duration_ms=_ms(t0)))
+            summary = result.summary
+            if result.finish:
+                _finish(session, event, result.finish, None, on_finished)
+                return Outcome(True, result.summary, result.finish)
+        event.current_step = "actions"
+        return Outcome(False, summary)
 
-        cache = {"facts": snapshot(event, session.get(Integration, integration_id))}
 
-    ctx = StepContext(db, settings, event_id, integration_id, attempt, cache=cache)
+def _run_around_calls(db, settings, names, steps, event_id, attempt, guard, on_finished) -> Outcome:
+    """Steps that call Vendus: no transaction is held open across a call; their runs are written after."""
+    from kapta_vendus.pipeline.context import prime
+
+    with db.unit_of_work() as session:
+        event, early = _begin(session, event_id, names[0])
+        if early:
+            return Outcome(True, early)
+        ctx = StepContext(db, settings, event_id, event.integration_id, attempt, session=session)
+        prime(ctx, session, event)
+        if names[0] == "sync":  # nothing in it calls Vendus: finish in this same transaction
+            return _finish_steps(session, ctx, event, names, steps, on_finished)
+        ctx.step_output("rules")  # the decision to execute, read in this transaction
+    ctx.session = None
     started, t0 = utcnow(), time.perf_counter()
     try:
-        with guard(integration_id) if guard else nullcontext():
-            result = fn(ctx)
+        with guard(ctx.integration_id) if guard else nullcontext():
+            result = steps[names[0]](ctx)
     except Rejection as exc:
         reasons = "; ".join(exc.reasons)
-        _record(db, ctx, step, started, t0, status="failed", summary="rejected", error=reasons,
-                finish="rejected")
-        return Outcome(True, f"rejected: {reasons}")
+        _close(db, ctx, Recorded(names[0], "failed", "rejected", error=reasons, started_at=started,
+                                 duration_ms=_ms(t0)), finish="rejected", error=reasons, on_finished=on_finished)
+        return Outcome(True, f"rejected: {reasons}", "rejected")
     except Exception as exc:
-        _record(db, ctx, step, started, t0, status="failed", summary="error", error=_error_text(exc))
+        _close(db, ctx, Recorded(names[0], "failed", "error", error=error_text(exc), started_at=started,
+                                 duration_ms=_ms(t0)), error=error_text(exc))
         raise
-    _record(db, ctx, step, started, t0, status="ok", summary=result.summary, output=result.output,
-            finish=result.finish)
-    return Outcome(result.finish is not None, result.summary)
+    _close(db, ctx, None, next_step="sync" if result.finish is None else None, finish=result.finish,
+           on_finished=on_finished)
+    return Outcome(result.finish is not None, result.summary, result.finish)
 
 
-def _record(db: Database, ctx: StepContext, step: str, started, t0: float, *, status: str, summary: str,
-            output: dict[str, Any] | None = None, error: str | None = None, finish: str | None = None) -> None:
-    duration_ms = int((time.perf_counter() - t0) * 1000)
+def _finish_steps(session, ctx, event, names, steps, on_finished) -> Outcome:
+    summary = ""
+    for name in names:
+        started, t0 = utcnow(), time.perf_counter()
+        result = steps[name](ctx)
+        _add_run(session, ctx, Recorded(name, "ok", result.summary, result.output, started_at=started,
+                                        duration_ms=_ms(t0)))
+        summary = result.summary
+    _finish(session, event, "done", None, on_finished)
+    return Outcome(True, summary, "done")
+
+
+def _close(db: Database, ctx: StepContext, failed: Recorded | None, *, next_step: str | None = None,
+           finish: str | None = None, error: str | None = None, on_finished: Finished | None = None) -> None:
+    """Write the stage's step runs and move the event on, in one transaction."""
     with db.unit_of_work() as session:
-        session.add(StepRun(integration_id=ctx.integration_id, event_id=ctx.event_id, step=step,
-                            attempt=ctx.attempt, status=status, summary=summary[:500], output=output,
-                            error=error, started_at=started, duration_ms=duration_ms))
-        if error is None and finish is None:
-            return  # nothing to change on the event: no need to read it
+        for run in [*ctx.recorded, *([failed] if failed else [])]:
+            _add_run(session, ctx, run)
         event = session.get(Event, ctx.event_id)
-        if error is not None:
+        if event is None or event.status in FINISHED:
+            return
+        if finish is not None:
+            _finish(session, event, finish, error, on_finished)
+        elif error is not None:
             event.last_error = error
-        if finish is not None and event.status not in FINISHED:
-            event.status, event.finished_at = finish, utcnow()
-            record_outcome(session, event)  # outbox: deliveries and emails commit with the final state
-            if finish == "rejected":
-                _announce(session, event)
+        if next_step is not None:
+            event.current_step = next_step
+
+
+def _add_run(session: Session, ctx: StepContext, run: Recorded) -> None:
+    session.add(StepRun(integration_id=ctx.integration_id, event_id=ctx.event_id, step=run.step,
+                        attempt=ctx.attempt, status=run.status, summary=run.summary[:500], output=run.output,
+                        error=run.error, started_at=run.started_at or utcnow(), duration_ms=run.duration_ms))
+
+
+def _ms(t0: float) -> int:
+    return int((time.perf_counter() - t0) * 1000)
+
+
+def _finish(session: Session, event: Event, status: str, error: str | None, on_finished: Finished | None) -> None:
+    event.status, event.finished_at, event.retry_at = status, utcnow(), None
+    event.last_error = error  # a finished event keeps no stale error: its history is in the step runs
+    record_outcome(session, event)  # outbox: deliveries and customer emails commit with the final state
+    if status in ("rejected", "dead"):
+        _announce(session, event)
+    if on_finished is not None:
+        integration_id, event_id = event.integration_id, event.id
+        on_commit(session, lambda: on_finished(integration_id, event_id))
 
 
 def mark_retrying(db: Database, event_id: int, delay: float, error: BaseException) -> None:
+    """A transient error retried in place: it counts as an attempt (outages do not: pipeline.waiting)."""
     with db.unit_of_work() as session:
         event = session.get(Event, event_id)
         if event is not None and event.status not in FINISHED:
             event.retry_at = utcnow() + timedelta(seconds=delay)
-            event.last_error = _error_text(error)
+            event.last_error = error_text(error)
+            event.attempts += 1
 
 
-def mark_dead(db: Database, event_id: int, error: BaseException) -> None:
-    """Retries exhausted (or an unexpected bug): the event stays replayable."""
+def mark_dead(db: Database, event_id: int, error: BaseException,
+              on_finished: Finished | None = None) -> None:
+    """An error retrying cannot fix, or the retry horizon passed: the event stays replayable."""
     with db.unit_of_work() as session:
         event = session.get(Event, event_id)
         if event is not None and event.status not in FINISHED:
-            event.status, event.finished_at = "dead", utcnow()
-            event.last_error = _error_text(error)
-            record_outcome(session, event)
-            _announce(session, event)
+            event.attempts += 1
+            _finish(session, event, "dead", error_text(error), on_finished)
 
 
 def _announce(session: Session, event: Event) -> None:
-    """Notify a rejected or dead event (the sync step notifies the done ones), after the commit.
+    """Notify a rejected or dead event (sync notifies the done ones), after the commit.
 
-    The chain stops at a rejection and a dead event never reaches sync, so without this no
-    channel would ever hear of the events that need a person most.
+    A rejected or dead event never reaches sync, so without this no channel would ever hear of
+    the events that need a person most.
     """
+    from kapta_vendus.integrations.cache import integration_config
     from kapta_vendus.tasks.dispatch import enqueue_notification
 
-    integration = session.get(Integration, event.integration_id)
-    if ((integration.config or {}).get("notifications") or {}).get("channels"):
+    config = integration_config(session, event.integration_id)
+    if (config.get("notifications") or {}).get("channels"):
         event_id = event.id
         on_commit(session, lambda: enqueue_notification(event_id))

@@ -1,16 +1,20 @@
-"""The six steps of the event chain: validate → normalise → map → rules → actions → sync.
+"""The logical steps of an event: validate → normalise → map → rules (stage ``prepare``), actions
+(stage ``bill``), sync (stage ``sync``); see ``pipeline.runner`` for the stages.
 
 Steps re-derive what they need from the stored raw event (cheap and pure) instead of passing
-payloads between tasks; only the rules step's decision is carried forward, in its step output,
-so that a retried or replayed actions step executes exactly what was decided.
+payloads between tasks; only the rules step's typed decision (``pipeline.decision``) is carried
+forward, in its step output, so that a retried or replayed ``bill`` executes exactly what was decided.
 """
 
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+import time
 from typing import Any
 
+from sqlalchemy import select
+
+from kapta_vendus.db.models import StepRun, utcnow
 from kapta_vendus.db.session import on_commit
 from kapta_vendus.events.catalogue import MASTERDATA_TYPES
 from kapta_vendus.events.errors import Rejection
@@ -18,8 +22,9 @@ from kapta_vendus.integrations.config import skip_reason
 from kapta_vendus.masterdata.upsert import apply_masterdata
 from kapta_vendus.pipeline import context as c
 from kapta_vendus.pipeline.actions import EXECUTORS
+from kapta_vendus.pipeline.decision import Decision
 from kapta_vendus.pipeline.rules import plan_actions
-from kapta_vendus.pipeline.runner import StepContext, StepFn, StepResult
+from kapta_vendus.pipeline.runner import Recorded, StepContext, StepFn, StepResult
 
 
 def validate(ctx: StepContext) -> StepResult:
@@ -64,34 +69,49 @@ def map_step(ctx: StepContext) -> StepResult:
     return StepResult(f"mode {mapping.mode}")
 
 
-def _jsonable(params: Any) -> Any:
-    if isinstance(params, dict):
-        return {k: _jsonable(v) for k, v in params.items()}
-    return str(params) if isinstance(params, Decimal) else params
-
-
 def rules(ctx: StepContext) -> StepResult:
     outcome = plan_actions(c.normalised(ctx), c.rules(ctx), c.mapping(ctx))
-    actions = [{"kind": str(a.kind), "params": _jsonable(dict(a.params))} for a in outcome.actions]
-    label = ", ".join(outcome.matched) if outcome.matched else "defaults"
-    return StepResult(f"{label}: {', '.join(a['kind'] for a in actions) or 'no action'}",
-                      output={"matched": outcome.matched, "used_defaults": outcome.used_defaults,
-                              "actions": actions})
+    decision = Decision(tuple(outcome.actions), tuple(outcome.matched), bool(outcome.used_defaults))
+    # The decision is handed to ``bill`` through this step run's output (pipeline.decision).
+    return StepResult(decision.label, output=decision.to_dict())
+
+
+def decision(ctx: StepContext) -> Decision:
+    if "decision" not in ctx.cache:
+        stored = ctx.step_output("rules")
+        if stored is None:
+            raise Rejection(["no decision recorded by the rules step; replay the event from the start"])
+        ctx.cache["decision"] = Decision.from_dict(stored)
+    return ctx.cache["decision"]
 
 
 def actions(ctx: StepContext) -> StepResult:
-    decided = ctx.step_output("rules")
-    if decided is None:
-        raise Rejection(["no decision recorded by the rules step; replay the event from the start"])
-    results, notices = [], []
-    for action in decided["actions"]:
-        kind, params = action["kind"], action.get("params") or {}
-        if kind == "notify":
-            notices.append(params)
-            continue
-        results.append(EXECUTORS[kind](ctx, params))
-    summary = "; ".join(_describe(r) for r in results) or "nothing to issue"
-    return StepResult(summary, output={"results": results, "notify": notices})
+    """Each billing action of the decision, in order; one step run per action (written by the runner)."""
+    numbers = []
+    for index, action in enumerate(decision(ctx).billing):
+        started, t0 = utcnow(), time.perf_counter()
+        result = EXECUTORS[str(action.kind)](ctx, dict(action.params))
+        label = _describe(result)
+        numbers.append(label)
+        ctx.recorded.append(Recorded("actions", "ok", f"{action.kind}: {label}", {"index": index,
+                                     "action": str(action.kind), "result": result}, started_at=started,
+                                     duration_ms=int((time.perf_counter() - t0) * 1000)))
+    if not numbers:
+        ctx.recorded.append(Recorded("actions", "ok", "nothing to issue",
+                                     {"index": None, "action": None, "result": None}))
+    return StepResult("; ".join(numbers) or "nothing to issue")
+
+
+def action_results(ctx: StepContext) -> list[dict[str, Any]]:
+    """What the latest ``bill`` recorded, one result per action, in order (for sync and notify)."""
+    query = (select(StepRun.output).where(StepRun.event_id == ctx.event_id, StepRun.step == "actions",
+                                          StepRun.status == "ok").order_by(StepRun.id))
+    outputs = list(ctx.session.scalars(query)) if ctx.session is not None else []
+    results: dict[int, dict[str, Any]] = {}
+    for output in outputs:  # a re-run of bill records the same actions again: keep the latest of each
+        if (output or {}).get("result"):
+            results[int(output["index"])] = output["result"]
+    return [results[i] for i in sorted(results)]
 
 
 def _describe(result: dict[str, Any]) -> str:
@@ -107,19 +127,19 @@ def _describe(result: dict[str, Any]) -> str:
 def sync(ctx: StepContext) -> StepResult:
     from kapta_vendus.tasks.dispatch import enqueue_notification
 
-    done = ctx.step_output("actions") or {}
-    # run_step has already recorded "sync" as the event's current step; a transaction is needed only
-    # to enqueue the notification after a commit.
-    if _wants_notification(ctx, done):
-        with ctx.db.unit_of_work() as session:
-            on_commit(session, lambda: enqueue_notification(ctx.event_id))
-    issued = [r for r in done.get("results", []) if r.get("number")]
-    return StepResult(f"{len(issued)} document(s) recorded", finish="done")
+    results = action_results(ctx)
+    if _wants_notification(ctx, results):
+        event_id = ctx.event_id
+        on_commit(ctx.session, lambda: enqueue_notification(event_id))
+    issued = [r for r in results if r.get("number")]
+    # What the notification is written from: the documents, and the notices the rules asked for.
+    output = {"results": results, "notify": [dict(n) for n in decision(ctx).notices]}
+    return StepResult(f"{len(issued)} document(s) recorded", output=output, finish="done")
 
 
-def _wants_notification(ctx: StepContext, done: dict[str, Any]) -> bool:
+def _wants_notification(ctx: StepContext, results: list[dict[str, Any]]) -> bool:
     channels = (c.facts(ctx).config.get("notifications") or {}).get("channels") or []
-    return bool(channels) and bool(done.get("results") or done.get("notify"))
+    return bool(channels) and bool(results or decision(ctx).notices)
 
 
 STEPS: dict[str, StepFn] = {

@@ -12,6 +12,10 @@ Vendus has no document webhooks, so this is the backbone (beat runs it per store
 4. advances the cursor in that same transaction, so it never runs ahead of committed events,
    and enqueues the new events only after the commit.
 
+An idle poll (nothing new or changed) writes nothing at all: no run row, no cursor update; it
+bumps the idle-poll counter instead (``reconcile.idle``). Its reads are the cursor and the page's
+fingerprints, and the integration comes from the worker's cache (``integrations.cache``).
+
 Documents this integration issued itself are mirrored and linked, never turned into
 "created" events; the chain would only link them anyway (``link_only``), never re-issue.
 """
@@ -30,7 +34,9 @@ from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Document, Issuance, SyncCursor, utcnow
 from kapta_vendus.db.session import Database, on_commit
 from kapta_vendus.events.catalogue import EventType
-from kapta_vendus.integrations.service import get_integration
+from kapta_vendus.integrations.cache import integration_view
+from kapta_vendus.integrations.clients import client_for_view
+from kapta_vendus.integrations.service import IntegrationNotFound, get_integration
 from kapta_vendus.pipeline.inbox import store_event
 from kapta_vendus.pipeline.mirror import fingerprint, link, upsert_document
 from kapta_vendus.pipeline.references import sale_key_of_document
@@ -48,10 +54,11 @@ from kapta_vendus.reconcile.changes import (
     type_of,
 )
 from kapta_vendus.reconcile.dbutil import dialect_insert
+from kapta_vendus.reconcile.idle import count_idle
 from kapta_vendus.reconcile.locks import lock_name, store_lock
 from kapta_vendus.reconcile.policy import DEFAULT_POLICY, ReconcilePolicy
-from kapta_vendus.reconcile.runs import RunLog, recorded_run
-from kapta_vendus.reconcile.tenant import Tenant, tenant_from, vendus_client
+from kapta_vendus.reconcile.runs import RunLog, run_if_anything
+from kapta_vendus.reconcile.tenant import Tenant, tenant_from
 from kapta_vendus.vendus import VendusClient, VendusNotFound
 
 log = logging.getLogger(__name__)
@@ -86,25 +93,52 @@ def poll_store(db: Database, settings: Settings, integration_id: str, store_id: 
                policy: ReconcilePolicy = DEFAULT_POLICY, client: VendusClient | None = None,
                now: datetime | None = None) -> PollResult:
     """Poll one store now. Returns skipped=True (and does nothing) if a poll of it is running."""
-    with db.unit_of_work() as session:
-        tenant = tenant_from(get_integration(session, integration_id))
-        if store_id not in tenant.store_ids:
-            raise ValueError(f"store {store_id} is not a store of integration {tenant.name}")
-        client = client or vendus_client(session, settings, integration_id)
+    tenant, cached_client = _tenant(db, settings, integration_id)
+    if store_id not in tenant.store_ids:
+        raise ValueError(f"store {store_id} is not a store of integration {tenant.name}")
+    client = client or cached_client
     result = PollResult(integration_id, store_id)
     with store_lock(settings, db, lock_name(integration_id, store_id)) as held:
         if not held:
             log.info("poll of %s/%s skipped: another poll of the store is running", integration_id, store_id)
             result.skipped = True
             return result
-        with recorded_run(db, integration_id, "poll", store_id) as run:
-            result.run_id = run.run_id
-            try:
-                _poll(db, tenant, store_id, client, run, policy, enqueue, now or utcnow())
-                run.counts.update(poll_catalog(db, tenant, store_id, client, enqueue, now))  # clients, products
-            finally:
-                result.counts = dict(run.counts)
+        try:
+            with run_if_anything(db, integration_id, "poll", store_id, idle=_idle,
+                                 on_idle=lambda: count_idle(settings, integration_id)) as run:
+                try:
+                    _poll(db, tenant, store_id, client, run, policy, enqueue, now or utcnow())
+                    run.counts.update(poll_catalog(db, tenant, store_id, client, enqueue, now))  # clients, products
+                finally:
+                    result.counts = dict(run.counts)
+        finally:
+            result.run_id = run.run_id or None
     return result
+
+
+_TENANTS: dict[tuple[str, object], Tenant] = {}
+
+
+def _tenant(db: Database, settings: Settings, integration_id: str) -> tuple[Tenant, VendusClient]:
+    """The integration as the poller needs it, rebuilt only when the row changed (integrations.cache)."""
+    with db.unit_of_work() as session:
+        view = integration_view(session, integration_id)
+        if view is None:
+            raise IntegrationNotFound(integration_id)
+        key = (integration_id, view.updated_at)
+        tenant = _TENANTS.get(key)
+        if tenant is None:
+            tenant = tenant_from(get_integration(session, integration_id))
+            for stale in [k for k in _TENANTS if k[0] == integration_id]:
+                _TENANTS.pop(stale, None)
+            _TENANTS[key] = tenant
+    return tenant, client_for_view(settings, view)
+
+
+def _idle(run: RunLog) -> bool:
+    """Nothing new, changed, waiting or unmapped, and no page past the first: nothing to record."""
+    return not any(run.counts.get(k) for k in ("new", "changed", "events", "duplicates", "waiting", "unmapped",
+                                               "own_documents", "cursor_moved", "clients", "products"))
 
 
 def _poll(db: Database, tenant: Tenant, store_id: int, client: VendusClient, run: RunLog,
@@ -120,15 +154,15 @@ def _poll(db: Database, tenant: Tenant, store_id: int, client: VendusClient, run
     for page in pages:
         run.add("pages")
         run.add("listed", len(page.items))
-        _apply_page(db, tenant, store_id, client, page.items, run, enqueue, now, page.page)
+        _apply_page(db, tenant, store_id, client, page.items, run, enqueue, now, page.page, cursor)
 
 
 def _apply_page(db: Database, tenant: Tenant, store_id: int, client: VendusClient, rows: list[dict[str, Any]],
-                run: RunLog, enqueue: Enqueue, now: datetime, page_number: int) -> None:
+                run: RunLog, enqueue: Enqueue, now: datetime, page_number: int, cursor: date | None) -> None:
     with db.unit_of_work() as session:
         known = _known(session, tenant, [int(r["id"]) for r in rows])
     pending = []
-    for row in rows:
+    for row in rows:  # most rows of most polls: unchanged, decided on the list row alone
         seen = known.get(int(row["id"]))
         change = classify(row, seen, sale_sources=tenant.sale_sources)
         if change.kind == "unchanged":
@@ -141,11 +175,19 @@ def _apply_page(db: Database, tenant: Tenant, store_id: int, client: VendusClien
             item.detail = _detail(client, tenant, item.row, run)
             if item.change.event_type is EventType.INVOICE_FINALIZED:
                 item.invoice = _finalized_as(db, client, tenant, item.detail or item.row, run)
+    if not pending and not _moves_cursor(rows, cursor):
+        return  # an idle page: nothing to write
     with db.unit_of_work() as session:
         ours = _issued_here(session, tenant.id, store_id, [p.row for p in pending])
         for item in pending:
             _record_change(session, tenant, store_id, item, ours, run, enqueue, now)
         _advance_cursor(session, tenant.id, store_id, rows, page_number, now)
+        run.add("cursor_moved")
+
+
+def _moves_cursor(rows: list[dict[str, Any]], cursor: date | None) -> bool:
+    latest = max((str(r["date"])[:10] for r in rows if r.get("date")), default=None)
+    return latest is not None and (cursor is None or latest > cursor.isoformat())
 
 
 def _known(session, tenant: Tenant, ids: list[int]) -> dict[int, Known]:
@@ -256,10 +298,8 @@ def _link_own(session, integration_id: str, doc: Mapping[str, Any], row_id: int)
 
 
 def _cursor_date(db: Database, integration_id: str, store_id: int) -> date | None:
+    """Read only: the cursor row is created by the first poll that has something to write."""
     with db.unit_of_work() as session:
-        session.execute(dialect_insert(session, SyncCursor).values(
-            integration_id=integration_id, store_id=store_id, resource=RESOURCE, position={},
-            updated_at=utcnow()).on_conflict_do_nothing())
         return session.scalar(select(SyncCursor.cursor_date).where(
             SyncCursor.integration_id == integration_id, SyncCursor.store_id == store_id,
             SyncCursor.resource == RESOURCE))
@@ -267,6 +307,9 @@ def _cursor_date(db: Database, integration_id: str, store_id: int) -> date | Non
 
 def _advance_cursor(session, integration_id: str, store_id: int, rows: list[dict[str, Any]], page: int,
                     now: datetime) -> None:
+    session.execute(dialect_insert(session, SyncCursor).values(
+        integration_id=integration_id, store_id=store_id, resource=RESOURCE, position={},
+        updated_at=utcnow()).on_conflict_do_nothing())
     cursor = session.scalar(select(SyncCursor).where(
         SyncCursor.integration_id == integration_id, SyncCursor.store_id == store_id,
         SyncCursor.resource == RESOURCE))

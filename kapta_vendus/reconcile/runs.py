@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,3 +51,32 @@ def recorded_run(db: Database, integration_id: str, kind: str, store_id: int | N
             run = session.get(ReconciliationRun, log.run_id)
             run.status, run.counts, run.details = log.status, dict(log.counts), list(log.details)
             run.finished_at = utcnow()
+
+
+@contextmanager
+def run_if_anything(db: Database, integration_id: str, kind: str, store_id: int | None = None, *,
+                    idle: Callable[[RunLog], bool], on_idle: Callable[[], None]) -> Iterator[RunLog]:
+    """Like ``recorded_run``, but the row is written once, at the end, and only when the run found
+    something (``idle`` says it did not) or failed: an idle poll of an idle store writes nothing,
+    and ``on_idle`` counts it instead. Thousands of stores polled every few minutes would otherwise
+    write two rows each per poll to say that nothing happened.
+    """
+    log = RunLog(0)
+    started = utcnow()
+    try:
+        yield log
+    except BaseException as exc:
+        log.status = "failed"
+        log.note({"error": redact(f"{type(exc).__name__}: {exc}")[:500]})
+        raise
+    finally:
+        if log.status == "ok" and idle(log):
+            on_idle()
+        else:
+            with db.unit_of_work() as session:
+                run = ReconciliationRun(integration_id=integration_id, store_id=store_id, kind=kind,
+                                        status=log.status, counts=dict(log.counts), details=list(log.details),
+                                        started_at=started, finished_at=utcnow())
+                session.add(run)
+                session.flush()
+                log.run_id = run.id

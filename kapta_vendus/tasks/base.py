@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from celery import Task
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -23,7 +26,10 @@ from kapta_vendus.db.session import Database, database_for
 
 log = logging.getLogger("kapta_vendus.tasks")
 
-TRANSIENT = (OperationalError, PoolTimeout, ConnectionError, TimeoutError)
+# Redis errors are transient wherever they surface (breaker, budget, gate, publishing the next task):
+# Redis comes back, and nothing about the event was wrong.
+TRANSIENT = (OperationalError, PoolTimeout, ConnectionError, TimeoutError, RedisConnectionError, RedisTimeout,
+             BrokerUnavailable)
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -68,6 +74,9 @@ class KaptaTask(Task):
         except Exception as exc:
             if self.request.called_directly:
                 raise
+            if self.waits(exc):
+                log.warning("%s[%s] waiting: %s", self.name, self.request.id, type(exc).__name__)
+                return self.on_wait(exc, args, kwargs)
             max_retries = get_settings().task_max_retries
             if is_retryable(exc) and self.request.retries < max_retries:
                 delay = backoff_seconds(self.request.retries, exc)
@@ -77,18 +86,28 @@ class KaptaTask(Task):
                 raise self.retry(exc=exc, countdown=delay, max_retries=max_retries) from exc
             if is_retryable(exc):
                 log.error("%s[%s] retries exhausted: %s", self.name, self.request.id, type(exc).__name__)
-                self.on_exhausted(exc, args, kwargs)
+                handled = self.on_exhausted(exc, args, kwargs)
+                if handled is not None:
+                    return handled
             else:
                 log.error("%s[%s] failed without retry: %s", self.name, self.request.id, type(exc).__name__)
                 self.on_not_retryable(exc, args, kwargs)
             raise
 
-    # Hooks for subclasses (the pipeline marks its event dead/rejected here).
+    # Hooks for subclasses (the pipeline parks its event, or marks it dead, here).
+    def waits(self, exc: BaseException) -> bool:
+        """True for errors to wait out without counting an attempt (the pipeline's outages)."""
+        return False
+
+    def on_wait(self, exc: BaseException, args, kwargs):
+        raise NotImplementedError
+
     def on_will_retry(self, exc: BaseException, args, kwargs, delay: float) -> None:
         pass
 
-    def on_exhausted(self, exc: BaseException, args, kwargs) -> None:
-        pass
+    def on_exhausted(self, exc: BaseException, args, kwargs):
+        """Return something (not None) to end the task with it instead of failing it."""
+        return None
 
     def on_not_retryable(self, exc: BaseException, args, kwargs) -> None:
         pass

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from celery import chain
 
+from kapta_vendus.pipeline.runner import TASKS
 from kapta_vendus.tasks.app import app
 
-# The per-event chain. Each step carries the event id only, never the payload.
-PIPELINE = (
-    "kapta.pipeline.validate",
-    "kapta.pipeline.normalise",
-    "kapta.pipeline.map",
-    "kapta.pipeline.rules",
-    "kapta.billing.actions",
-    "kapta.pipeline.sync",
-)
+# The per-event chain: three tasks (pipeline.runner's stages). Each carries the event id only.
+PIPELINE = (TASKS["prepare"], TASKS["bill"], TASKS["sync"])
 
 
 def pipeline_chain(event_id: int, *, start_at: str | None = None):
@@ -22,17 +16,27 @@ def pipeline_chain(event_id: int, *, start_at: str | None = None):
     return chain(*(app.signature(name, args=(event_id,), immutable=True) for name in steps))
 
 
-def enqueue_event(event_id: int, *, start_at: str | None = None) -> None:
+def enqueue_event(event_id: int, *, start_at: str | None = None, integration_id: str | None = None,
+                  cap: int | None = None) -> None:
+    """Admit the event once (fair scheduling) and publish its chain, or leave it in its waiting line.
+
+    Callers that already hold the integration and its cap (the receiver) pass them, which saves
+    the gate a database read. The slot is freed when the event ends (done, rejected, dead or
+    parked to wait out an outage), never per step.
+    """
     from kapta_vendus.integrations.fairness import admitted_for_enqueue
 
-    # Fair scheduling: an event whose integration already has its cap of events in flight waits
-    # in Redis, not in the queue, so a flood in one integration never sits in front of another's.
-    if admitted_for_enqueue(event_id, start_at or PIPELINE[0], enqueue_event):
+    if admitted_for_enqueue(event_id, start_at or PIPELINE[0], enqueue_event,
+                            integration_id=integration_id, cap=cap):
         pipeline_chain(event_id, start_at=start_at).apply_async()
 
 
 def enqueue_notification(event_id: int) -> None:
     app.signature("kapta.notify.event", args=(event_id,), immutable=True).apply_async()
+
+
+def enqueue_resume(integration_id: str | None = None) -> None:
+    app.signature("kapta.ingest.resume_waiting", args=(integration_id,), immutable=True).apply_async()
 
 
 def enqueue_delivery(delivery_id: int) -> None:

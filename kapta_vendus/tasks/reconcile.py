@@ -6,7 +6,9 @@ a poll that could not start before the next one is due is dropped, not piled up 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from itertools import groupby
 
 from kapta_vendus.config import get_settings
 from kapta_vendus.integrations.service import IntegrationNotFound
@@ -17,6 +19,10 @@ from kapta_vendus.tasks.dispatch import enqueue_event
 
 # An import window stops after this share of the task time limit and continues in a new job.
 IMPORT_BUDGET = 0.6
+# Polls are batched: one task polls up to this many stores of one integration, its HTTP calls on
+# this many threads (they mostly wait on Vendus; the integration's request budget still applies).
+STORES_PER_TASK = 50
+POLL_THREADS = 8
 
 
 def checks_interval(reconcile_interval: int) -> int:
@@ -28,10 +34,28 @@ def checks_interval(reconcile_interval: int) -> int:
 def schedule_polls(self) -> int:
     with self.unit_of_work() as session:
         stores = tenant.active_stores(session)
-    for integration_id, store_id in stores:
-        app.signature("kapta.reconcile.poll_store", args=(integration_id, store_id)).apply_async(
-            expires=get_settings().reconcile_interval)
+    for integration_id, rows in groupby(stores, key=lambda row: row[0]):
+        store_ids = [store_id for _, store_id in rows]
+        for start in range(0, len(store_ids), STORES_PER_TASK):
+            app.signature("kapta.reconcile.poll_stores",
+                          args=(integration_id, store_ids[start:start + STORES_PER_TASK])).apply_async(
+                expires=get_settings().reconcile_interval)
     return len(stores)
+
+
+@app.task(bind=True, base=KaptaTask, name="kapta.reconcile.poll_stores")
+def poll_stores(self, integration_id: str, store_ids: list[int]) -> dict:
+    """Many stores of one integration in one task: one message and one worker slot, threads for HTTP."""
+    def one(store_id: int) -> dict:
+        try:
+            return poll_store.run(integration_id, store_id)
+        except Exception as exc:  # noqa: BLE001 - one store's failure must not cost the others their poll
+            return {"integration_id": integration_id, "store_id": store_id, "failed": type(exc).__name__}
+
+    with ThreadPoolExecutor(max_workers=min(POLL_THREADS, len(store_ids) or 1)) as pool:
+        results = list(pool.map(one, store_ids))
+    failed = [r["store_id"] for r in results if r.get("failed")]
+    return {"integration_id": integration_id, "polled": len(results) - len(failed), "failed": failed}
 
 
 @app.task(bind=True, base=KaptaTask, name="kapta.reconcile.poll_store")

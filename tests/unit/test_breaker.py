@@ -43,3 +43,39 @@ def test_rejections_do_not_count():
 def test_circuit_open_survives_pickling():
     exc = pickle.loads(pickle.dumps(CircuitOpen("paused", reset_after=12.5)))
     assert isinstance(exc, CircuitOpen) and exc.reset_after == 12.5
+
+
+class _RedisDown:
+    """A breaker store whose every call fails the way redis-py does when Redis is gone."""
+
+    def __getattr__(self, name):
+        def fail(*_args, **_kwargs):
+            from redis.exceptions import ConnectionError as RedisConnectionError
+
+            raise RedisConnectionError("Error 111 connecting to redis")
+        return fail
+
+
+def test_redis_down_never_fails_a_call_that_succeeded():
+    """The call (an issued NC) stands even though the breaker cannot record the success."""
+    breaker = Breaker(_RedisDown())
+    done = []
+    with breaker.guard("a"):
+        done.append("issued")
+    assert done == ["issued"]
+
+
+def test_redis_down_keeps_the_callers_own_error():
+    breaker = Breaker(_RedisDown())
+    with pytest.raises(VendusUnavailable), breaker.guard("a"):
+        raise VendusUnavailable("503")
+
+
+def test_the_success_after_a_trip_is_announced_as_a_recovery_once():
+    breaker = Breaker(_MemoryStore(), threshold=1, cooldown=0.0)
+    recovered: list[str] = []
+    _fail(breaker, "a", VendusUnavailable("down"))
+    for _ in range(2):
+        with breaker.guard("a", on_recovered=recovered.append):
+            pass
+    assert recovered == ["a"]

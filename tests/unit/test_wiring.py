@@ -23,7 +23,8 @@ from kapta_vendus.cli import main
 from kapta_vendus.config import VARIABLES, Settings, set_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCESSES = {"release", "web", "worker", "beat", "flower"}
+PROCESSES = {"release", "web", "worker", "billing", "outbound", "beat", "flower"}
+WORKERS = ("worker", "billing", "outbound")
 TASK_NAME = re.compile(r"^kapta\.[a-z_]+\.[a-z_]+$")
 
 
@@ -66,40 +67,76 @@ def test_release_migrates():
     assert shlex.split(procfile()["release"]) == ["kapta-vendus", "db", "upgrade"]
 
 
-def test_worker_consumes_every_queue(monkeypatch, tmp_path):
-    from kapta_vendus.tasks.app import app
+def _worker_argv(monkeypatch, tmp_path, argv: list[str]) -> list[str]:
+    from kapta_vendus.tasks import process
 
-    argv = shlex.split(procfile()["worker"])
-    assert argv[:2] == ["kapta-vendus", "worker"]
     captured: list[list[str]] = []
-    monkeypatch.setattr(app, "worker_main", lambda argv: captured.append(list(argv)))
-
-    result = run_cli(argv[1:], {"KAPTA_DATA_DIR": str(tmp_path), "KAPTA_LOG_LEVEL": "WARNING"})
-
+    monkeypatch.setattr(process, "celery_main", lambda app, argv: captured.append(list(argv)) or 0)
+    result = run_cli(argv, {"KAPTA_DATA_DIR": str(tmp_path), "KAPTA_LOG_LEVEL": "WARNING",
+                            "KAPTA_BILLING_THREADS": "16"})
     assert result.exit_code == 0, result.output
     (worker_argv,) = captured
-    assert worker_argv[0] == "worker"
-    queues = worker_argv[worker_argv.index("-Q") + 1].split(",")
-    assert sorted(queues) == sorted(celeryconfig.QUEUES)
-    assert worker_argv[worker_argv.index("--loglevel") + 1] == "WARNING"
+    return worker_argv
+
+
+def _queues(argv: list[str]) -> list[str]:
+    return argv[argv.index("-Q") + 1].split(",")
+
+
+def test_the_workers_together_consume_every_queue(monkeypatch, tmp_path):
+    consumed: list[str] = []
+    for name in WORKERS:
+        argv = shlex.split(procfile()[name].replace("${KAPTA_BILLING_THREADS:-16}", "16"))
+        assert argv[:2] == ["kapta-vendus", "worker"]
+        worker_argv = _worker_argv(monkeypatch, tmp_path, argv[1:])
+        assert worker_argv[0] == "worker"
+        assert worker_argv[worker_argv.index("--loglevel") + 1] == "WARNING"
+        consumed += _queues(worker_argv)
+    assert sorted(consumed) == sorted(celeryconfig.QUEUES), "every queue consumed, and by one worker only"
+
+
+def test_billing_runs_on_a_thread_pool_and_the_rest_on_prefork():
+    billing, other = (shlex.split(procfile()[name]) for name in ("billing", "worker"))
+    assert _queues(billing) == ["billing"] and "--pool=threads" in billing
+    assert not any(a.startswith("--pool") for a in other)  # Celery's default: prefork
+    outbound = shlex.split(procfile()["outbound"])
+    assert _queues(outbound) == ["outbound"] and "--pool=threads" in outbound  # waits on other systems
+
+
+def test_a_bare_worker_consumes_every_queue(monkeypatch, tmp_path):
+    assert sorted(_queues(_worker_argv(monkeypatch, tmp_path, ["worker"]))) == sorted(celeryconfig.QUEUES)
+
+
+def test_worker_exits_with_celerys_exit_code(monkeypatch, tmp_path):
+    """worker_main threw Celery's exit code away: a failed worker exited 0 and was never restarted."""
+    from kapta_vendus.tasks import process
+
+    monkeypatch.setattr(process, "celery_main", lambda app, argv: 1)
+    result = run_cli(["worker"], {"KAPTA_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 1
 
 
 def test_worker_passes_extra_arguments_to_celery(monkeypatch, tmp_path):
-    from kapta_vendus.tasks.app import app
+    argv = _worker_argv(monkeypatch, tmp_path, ["worker", "--concurrency=2", "--hostname=w1@%h"])
+    assert argv[-2:] == ["--concurrency=2", "--hostname=w1@%h"]
 
-    captured: list[list[str]] = []
-    monkeypatch.setattr(app, "worker_main", lambda argv: captured.append(list(argv)))
-    run_cli(["worker", "--concurrency=2", "--hostname=w1@%h"], {"KAPTA_DATA_DIR": str(tmp_path)})
-    assert captured[0][-2:] == ["--concurrency=2", "--hostname=w1@%h"]
+
+def test_beat_is_started_again_when_it_stops_on_an_error():
+    from kapta_vendus.tasks import process
+
+    codes, slept = [1, 1, 0], []
+    assert process.run_beat(None, ["beat"], run=lambda app, argv: codes.pop(0), sleep=slept.append) == 0
+    assert codes == [] and len(slept) == 2
+    assert process.run_beat(None, ["beat"], run=lambda app, argv: 2, sleep=slept.append, restarts=1) == 2
 
 
 def test_beat_runs_celery_beat(monkeypatch, tmp_path):
-    from kapta_vendus.tasks.app import app
+    from kapta_vendus.tasks import process
 
     argv = shlex.split(procfile()["beat"])
     assert argv == ["kapta-vendus", "beat"]
     captured: list[list[str]] = []
-    monkeypatch.setattr(app, "start", lambda argv: captured.append(list(argv)))
+    monkeypatch.setattr(process, "celery_main", lambda app, argv: captured.append(list(argv)) or 0)
     result = run_cli(argv[1:], {"KAPTA_DATA_DIR": str(tmp_path)})
     assert result.exit_code == 0, result.output
     assert captured[0][0] == "beat"
@@ -251,13 +288,14 @@ def _unit(name: str) -> configparser.ConfigParser:
     return parser
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "beat", "flower"])
+@pytest.mark.parametrize("name", ["web", "worker", "billing", "outbound", "beat", "flower"])
 def test_systemd_unit_runs_the_procfile_command(name):
     unit = _unit(name)
     service = unit["Service"]
     assert service["EnvironmentFile"] == "/etc/kapta-vendus/env"
     assert service["User"] == "kapta"
-    assert service["Restart"] == "on-failure"
+    # always: a worker that stopped on a broker failure must come back, whatever its exit code.
+    assert service["Restart"] == "always"
     assert service["KillMode"] == "mixed"
     assert service["NoNewPrivileges"] == "yes"
     assert service["ProtectSystem"] == "strict"
@@ -266,12 +304,16 @@ def test_systemd_unit_runs_the_procfile_command(name):
     def essentials(command: str) -> list[str]:
         return [Path(a).name if "/" in a else a for a in shlex.split(command) if not a.startswith("--")]
 
-    assert essentials(service["ExecStart"]) == essentials(procfile()[name])
+    def expand(command: str) -> str:
+        return command.replace("${KAPTA_BILLING_THREADS:-16}", "16").replace("${KAPTA_BILLING_THREADS}", "16")
+
+    assert essentials(expand(service["ExecStart"])) == essentials(expand(procfile()[name]))
 
 
-def test_worker_stop_timeout_outlasts_a_task():
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker_stop_timeout_outlasts_a_task(name):
     # Warm shutdown lets running tasks finish; systemd must not kill them before the time limit.
-    assert int(_unit("worker")["Service"]["TimeoutStopSec"]) > Settings().task_time_limit
+    assert int(_unit(name)["Service"]["TimeoutStopSec"]) > Settings().task_time_limit
 
 
 def test_nginx_body_limit_matches_the_receiver():

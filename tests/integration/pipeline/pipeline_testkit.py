@@ -51,11 +51,10 @@ CAFE_LINES = (
 )
 
 
-def step_of(task_name: str) -> str:
-    """``kapta.billing.actions`` → ``actions``: the step function a chain task runs."""
-    name = task_name.rsplit(".", 1)[1]
-    assert name in steps.STEPS, f"{task_name} runs no known step"
-    return name
+def stage_of_task(task_name: str) -> str:
+    """``kapta.billing.bill`` → ``bill``: the stage a chain task runs."""
+    (stage,) = [stage for stage, task in runner.TASKS.items() if task == task_name]
+    return stage
 
 
 def new_event_id() -> str:
@@ -103,7 +102,7 @@ class Enqueued:
     # Set by a test to check something at the moment of the enqueue (e.g. "is the row committed?").
     on_event: Callable[[int], None] | None = None
 
-    def event(self, event_id: int, *, start_at: str | None = None) -> None:
+    def event(self, event_id: int, *, start_at: str | None = None, **_admission) -> None:
         if self.on_event is not None:
             self.on_event(event_id)
         self.events.append(event_id)
@@ -209,18 +208,19 @@ class Pipeline:
 
     # -- through -------------------------------------------------------------------------------------
     def run_chain(self, event_id: int) -> list[tuple[str, runner.Outcome]]:
-        """Every step in chain order, stopping where an outcome says so (as the tasks do)."""
+        """Every stage in chain order, stopping where an outcome says so (as the tasks do)."""
         ran = []
         for task_name in dispatch.PIPELINE:
-            name = step_of(task_name)
-            outcome = runner.run_step(self.db, self.settings, name, steps.STEPS[name], event_id)
-            ran.append((name, outcome))
+            stage = stage_of_task(task_name)
+            outcome = runner.run_stage(self.db, self.settings, stage, steps.STEPS, event_id)
+            ran.append((stage, outcome))
             if outcome.stop:
                 break
         return ran
 
     def run_step(self, name: str, event_id: int) -> runner.Outcome:
-        return runner.run_step(self.db, self.settings, name, steps.STEPS[name], event_id)
+        """Run the stage of logical step ``name`` (``actions`` → ``bill``), as its task would."""
+        return runner.run_stage(self.db, self.settings, runner.stage_of(name), steps.STEPS, event_id)
 
     def process(self, envelope: dict[str, Any], **kwargs: Any) -> int:
         """Push, then run the chain; returns the inbox id."""
@@ -248,9 +248,14 @@ class Pipeline:
             return runs
 
     def actions_output(self, event_id: int) -> dict[str, Any]:
-        runs = [r for r in self.step_runs(event_id) if r.step == "actions" and r.status == "ok"]
-        assert runs, "no successful actions step"
-        return runs[-1].output
+        """The results of the latest run of each billing action, and the notices the rules decided."""
+        runs = self.step_runs(event_id)
+        actions = [r for r in runs if r.step == "actions" and r.status == "ok"]
+        assert actions, "no successful actions step"
+        latest = {r.output["index"]: r.output["result"] for r in actions if r.output.get("result")}
+        [*_, rules] = [r for r in runs if r.step == "rules" and r.status == "ok"]
+        notices = [a["params"] for a in rules.output["actions"] if a["kind"] == "notify"]
+        return {"results": [latest[i] for i in sorted(latest)], "notify": notices}
 
     def issuances(self) -> list[Issuance]:
         with self.db.unit_of_work() as session:

@@ -60,7 +60,7 @@ def test_rerunning_the_chain_of_a_done_event_does_nothing(pipeline, envelopes):
 
     ran = pipeline.run_chain(event_id)
 
-    assert [(name, o.stop, o.summary) for name, o in ran] == [("validate", True, "event already done")]
+    assert [(name, o.stop, o.summary) for name, o in ran] == [("prepare", True, "event already done")]
     assert len(pipeline.documents()) == 1  # the FS (an automatic RG is made for FT only, vendus-api §7.2)
     assert pipeline.posts() == 1
     assert len(pipeline.step_runs(event_id)) == runs

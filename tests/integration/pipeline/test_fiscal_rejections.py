@@ -10,6 +10,8 @@ import pytest
 import requests
 from pipeline_testkit import NIF_BAD_CHECK_DIGIT, Envelopes
 
+from kapta_vendus.pipeline.runner import stage_of
+
 pytestmark = pytest.mark.integration
 
 
@@ -37,7 +39,7 @@ def _reject(pipeline, envelope, *, step: str, reason: str) -> int:
     event_id = pipeline.accept(envelope)
     ran = pipeline.run_chain(event_id)
 
-    assert ran[-1][0] == step and ran[-1][1].stop and ran[-1][1].summary.startswith("rejected: ")
+    assert ran[-1][0] == stage_of(step) and ran[-1][1].stop and ran[-1][1].summary.startswith("rejected: ")
     _assert_rejected(pipeline, event_id, step=step, reason=reason)
     assert _sim_count(pipeline) == docs
     assert pipeline.posts() == posts

@@ -37,10 +37,11 @@ def inbox(pipeline, envelopes):
 
 class Recorder:
     def __init__(self, db):
-        self.db, self.ids, self.committed = db, [], []
+        self.db, self.ids, self.committed, self.starts = db, [], [], []
 
-    def __call__(self, event_id: int) -> None:
+    def __call__(self, event_id: int, *, start_at: str | None = None) -> None:
         self.ids.append(event_id)
+        self.starts.append(start_at)
         with self.db.unit_of_work() as session:  # another connection: sees only committed work
             self.committed.append(session.scalar(select(Event.updated_at).where(Event.id == event_id)))
 
@@ -100,7 +101,7 @@ def test_a_swept_event_runs_to_done_with_one_document(pipeline, envelopes):
     pipeline.set_event(event_id, updated_at=utcnow() - timedelta(seconds=pipeline.settings.sweep_grace + 1))
     swept: list[int] = []
 
-    sweep_inbox(pipeline.db, pipeline.settings, enqueue=swept.append)
+    sweep_inbox(pipeline.db, pipeline.settings, enqueue=lambda event_id, start_at=None: swept.append(event_id))
     for swept_id in swept:
         pipeline.run_chain(swept_id)
 
@@ -113,7 +114,29 @@ def test_batches_are_bounded(pipeline, inbox):
     grace = pipeline.settings.sweep_grace
     ids = [inbox(age=grace + 5) for _ in range(3)]
 
-    first = sweep_inbox(pipeline.db, pipeline.settings, enqueue=lambda _id: None, limit=2)
-    second = sweep_inbox(pipeline.db, pipeline.settings, enqueue=lambda _id: None, limit=2)
+    first = sweep_inbox(pipeline.db, pipeline.settings, enqueue=lambda _id, **_: None, limit=2)
+    second = sweep_inbox(pipeline.db, pipeline.settings, enqueue=lambda _id, **_: None, limit=2)
 
     assert first == ids[:2] and second == ids[2:]
+
+
+def test_a_swept_event_resumes_at_the_stage_it_stopped_in(pipeline, inbox):
+    grace = pipeline.settings.sweep_grace
+    fresh, billing = inbox(age=grace + 5), inbox(status="in_flight", age=grace + 5)
+    pipeline.set_event(billing, current_step="actions", updated_at=utcnow() - timedelta(seconds=grace + 5))
+    recorder = Recorder(pipeline.db)
+
+    sweep_inbox(pipeline.db, pipeline.settings, enqueue=recorder)
+
+    assert list(zip(recorder.ids, recorder.starts, strict=True)) == [(fresh, "kapta.pipeline.prepare"),
+                                                        (billing, "kapta.billing.bill")]
+
+
+def test_after_a_redis_loss_every_unfinished_event_is_swept_at_once_oldest_first(pipeline, inbox):
+    ids = [inbox(age=1), inbox(status="in_flight", age=0), inbox(age=2)]
+    waiting = inbox(status="waiting", age=500)  # parked: the resumer's, not the sweeper's
+    recorder = Recorder(pipeline.db)
+
+    assert sweep_inbox(pipeline.db, pipeline.settings, enqueue=recorder) == []  # within the grace
+    assert sweep_inbox(pipeline.db, pipeline.settings, enqueue=recorder, rebuild=True) == ids
+    assert waiting not in recorder.ids

@@ -237,7 +237,7 @@ def test_failure_to_persist_is_503_and_nothing_is_stored(pipeline, envelopes, en
     def database_gone(*_args, **_kwargs):
         raise OperationalError("INSERT INTO events", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(views, "store_event", database_gone)
+    monkeypatch.setattr(views, "store_pushed", database_gone)
     response = pipeline.push(envelopes.sale_completed())
 
     assert response.status_code == 503
@@ -279,3 +279,81 @@ def test_expired_secret_no_longer_verifies(pipeline, envelopes):
 
     assert pipeline.push(envelopes.sale_completed(), secret=pipeline.tenant.secret).status_code == 401
     assert pipeline.push(envelopes.sale_completed(), secret=new_secret).status_code == 202
+
+
+# --- bad input is a 4xx at the door, never a 5xx or a 503 a sender would retry forever -----------
+
+
+def _raw_post(pipeline, body: str, event_id: str):
+    return signed_post(pipeline.receiver, pipeline.tenant.id, pipeline.tenant.secret, body, event_id=event_id)
+
+
+def test_json_nested_100000_deep_is_400(pipeline, enqueued):
+    event_id = new_event_id()
+    body = '{"id": "' + event_id + '", "data": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = _raw_post(pipeline, body, event_id)
+
+    assert response.status_code == 400, response.get_data(as_text=True)[:200]
+    assert "deeper" in response.get_json()["errors"][0]
+    assert _rows(pipeline.db) == [] and enqueued.events == []
+
+
+def test_a_5000_digit_number_is_400(pipeline, envelopes, enqueued):
+    envelope = envelopes.sale_completed()
+    body = json.dumps(envelope).replace('"store_id": ', '"store_id": ' + "9" * 5000 + ", \"x\": ", 1)
+    response = _raw_post(pipeline, body, envelope["id"])
+
+    assert response.status_code == 400
+    assert "number literal" in response.get_json()["errors"][0]
+    assert _rows(pipeline.db) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "change", "expected"),
+    [
+        ("sale", lambda data: data.update(sale_id="S" * 300), "data.sale_id: must be at most 100"),
+        ("sale", lambda data: data.update(sale_id="S-1\x00"), "data.sale_id: must not contain control"),
+        ("sale", lambda data: data["lines"][0].update(title="Café\x00"), "data.lines[0].title: must not contain"),
+        ("document", lambda data: data.update(id="7" * 300), "data.id: must be at most"),
+        ("document", lambda data: data.update(status="N" * 300), "data.status: must be at most 10"),
+    ],
+    ids=["long-sale-id", "nul-in-sale-id", "nul-in-line-title", "long-document-id", "long-document-status"],
+)
+def test_fields_that_feed_keys_or_are_stored_are_checked_at_the_door(pipeline, envelopes, enqueued, kind,
+                                                                       change, expected):
+    if kind == "sale":
+        envelope = envelopes.sale_completed()
+    else:
+        envelope = envelopes.document_event("invoice.created", {
+            "id": 77, "type": "FT", "number": "FT 01P2026/1", "status": "N", "date": "2026-11-25",
+            "amount_gross": "2.90", "amount_net": "2.50", "store_id": pipeline.tenant.store_id,
+            "register_id": None})
+    change(envelope["data"])
+    response = pipeline.push(envelope)
+
+    assert response.status_code == 400, response.get_json()
+    assert any(expected in e for e in response.get_json()["errors"]), response.get_json()
+    assert _rows(pipeline.db) == [] and enqueued.events == []
+
+
+def test_the_receiver_caches_an_integration_for_its_ttl(pipeline_settings, tenant, envelopes, db):
+    """A disable applies to the receiver within KAPTA_RECEIVER_CACHE_TTL (documented in the README)."""
+    app = create_app(pipeline_settings.replace(receiver_cache_ttl=5))
+    client = app.test_client()
+    now = [1000.0]
+
+    def push():
+        envelope = envelopes.sale_completed()
+        return signed_post(client, tenant.id, tenant.secret, json.dumps(envelope), event_id=envelope["id"])
+
+    assert push().status_code == 202
+    app.config["KAPTA_TENANTS"].clock = lambda: now[0]
+    app.config["KAPTA_TENANTS"]._entries.clear()
+    assert push().status_code == 202  # cached now, at t=1000
+    with db.unit_of_work() as session:
+        get_integration(session, tenant.id).status = "disabled"
+
+    now[0] += 4.9
+    assert push().status_code == 202  # within the delay: still accepted (and kept in the inbox)
+    now[0] += 0.2
+    assert push().status_code == 404  # the delay passed: the disable applies

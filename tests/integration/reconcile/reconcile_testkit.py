@@ -57,11 +57,11 @@ class World:
         return self.sim.state.patch_document(API_KEY, doc_id, {"status": status})
 
     def run_chain(self, event_id: int) -> list[str]:
-        """The event's chain, synchronously, step after step (as the tasks would run it)."""
+        """The event's chain, synchronously, stage after stage (as the tasks would run it)."""
         ran = []
         for task_name in dispatch.PIPELINE:
-            name = task_name.rsplit(".", 1)[1]
-            outcome = runner.run_step(self.db, self.settings, name, steps.STEPS[name], event_id)
+            (name,) = [stage for stage, task in runner.TASKS.items() if task == task_name]
+            outcome = runner.run_stage(self.db, self.settings, name, steps.STEPS, event_id)
             ran.append(name)
             if outcome.stop:
                 break

@@ -11,6 +11,7 @@ from reconcile_testkit import API_KEY, SIM_TIMEOUT, World
 from kapta_vendus.db.models import Event, Issuance
 from kapta_vendus.pipeline.inbox import store_event
 from kapta_vendus.pipeline.mirror import upsert_document
+from kapta_vendus.reconcile.idle import idle_polls
 from kapta_vendus.reconcile.locks import lock_name, store_lock
 from kapta_vendus.reconcile.policy import ReconcilePolicy
 from kapta_vendus.vendus import VendusClient, VendusUnavailable
@@ -140,12 +141,28 @@ def test_an_idle_store_costs_exactly_one_request_per_poll_whatever_its_history(w
         assert result.counts["unchanged"] == result.counts["listed"] > 0
 
 
+def test_an_idle_poll_writes_nothing_and_is_counted(world: World):
+    world.create(type="FT")
+    world.poll()
+    runs, cursor = len(world.runs("poll")), world.cursor()
+    idle_before = idle_polls(world.settings).get(world.integration_id, 0)
+
+    result = world.poll()
+
+    assert result.counts["unchanged"] == result.counts["listed"] == 1 and result.run_id is None
+    assert len(world.runs("poll")) == runs  # no run row
+    after = world.cursor()
+    assert (after.updated_at, after.position, after.cursor_date) == (cursor.updated_at, cursor.position,
+                                                                     cursor.cursor_date)  # no cursor write
+    assert idle_polls(world.settings)[world.integration_id] == idle_before + 1
+
+
 def test_an_empty_store_is_one_request_and_no_error(world: World):
     before = world.requests("documents")
     result = world.poll()
     assert world.requests("documents") - before == 1
     assert result.counts["listed"] == 0 and not result.skipped
-    assert world.cursor().cursor_date is None
+    assert world.cursor() is None and world.runs("poll") == []  # an idle poll writes nothing
 
 
 def test_the_cursor_follows_committed_pages_only(world: World):

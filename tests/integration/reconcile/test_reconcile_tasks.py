@@ -28,12 +28,19 @@ def sent(world: World, monkeypatch) -> list[tuple]:
     return messages
 
 
-def test_beat_fans_out_one_expiring_poll_per_store(world: World, world_factory, sent):
+def test_beat_fans_out_one_expiring_batch_of_stores_per_integration(world: World, world_factory, sent):
     other = world_factory(name="second")
     assert tasks.schedule_polls.apply().get() == 2
     assert sorted(sent) == sorted([
-        ("kapta.reconcile.poll_store", (world.integration_id, world.store_id), {"expires": 300}),
-        ("kapta.reconcile.poll_store", (other.integration_id, other.store_id), {"expires": 300})])
+        ("kapta.reconcile.poll_stores", (world.integration_id, [world.store_id]), {"expires": 300}),
+        ("kapta.reconcile.poll_stores", (other.integration_id, [other.store_id]), {"expires": 300})])
+
+
+def test_a_batch_polls_its_stores_and_one_failure_spares_the_others(world: World, sent):
+    world.create(type="FT")
+    result = tasks.poll_stores.apply(args=(world.integration_id, [world.store_id, 987654])).get()
+    assert result == {"integration_id": world.integration_id, "polled": 1, "failed": [987654]}
+    assert len(world.enqueued) == 1
 
 
 def test_checks_fan_out_per_integration(world: World, sent):

@@ -3,7 +3,7 @@
 ``World`` holds one test's setting: the PostgreSQL database, explicit settings, the running
 simulator with accounts A and B, both integrations (created by ``integrations apply`` from a
 declared file, as operators do), the receiver/admin test client, and what was enqueued. The
-chain is run synchronously, step by step, in ``tasks.dispatch.PIPELINE`` order (no worker).
+chain is run synchronously, stage by stage, in ``tasks.dispatch.PIPELINE`` order (no worker).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Enqueued:
     events: list[tuple[int, str | None]] = field(default_factory=list)
     notifications: list[int] = field(default_factory=list)
 
-    def event(self, event_id: int, *, start_at: str | None = None) -> None:
+    def event(self, event_id: int, *, start_at: str | None = None, **_admission) -> None:
         self.events.append((event_id, start_at))
 
     def notification(self, event_id: int) -> None:
@@ -136,20 +136,21 @@ class World:
 
     def run_chain(self, event_id: int, *, start_at: str | None = None,
                   fail_at: str | None = None, error: Callable[[], Exception] | None = None) -> list[str]:
-        """Run the steps from ``start_at`` (a task name) on; ``fail_at`` makes that step die instead."""
+        """Run the stages from ``start_at`` (a task name) on; ``fail_at`` (a stage, or the logical step
+        of a one-step stage: ``sync``) makes that stage die instead."""
         names = list(dispatch.PIPELINE)
         names = names[names.index(start_at):] if start_at else names
         ran = []
         for task_name in names:
-            step = task_name.rsplit(".", 1)[1]
-            if step == fail_at:
+            (stage,) = [s for s, t in runner.TASKS.items() if t == task_name]
+            if fail_at in (stage, *runner.STAGES[stage][:1]) and fail_at is not None:
                 runner.mark_dead(self.db, event_id, error() if error else RuntimeError("worker lost"))
                 with self.db.unit_of_work() as session:
-                    session.get(Event, event_id).current_step = step
-                ran.append(f"{step}:dead")
+                    session.get(Event, event_id).current_step = runner.STAGES[stage][0]
+                ran.append(f"{stage}:dead")
                 break
-            outcome = runner.run_step(self.db, self.settings, step, steps.STEPS[step], event_id)
-            ran.append(step)
+            outcome = runner.run_stage(self.db, self.settings, stage, steps.STEPS, event_id)
+            ran.append(stage)
             if outcome.stop:
                 break
         return ran

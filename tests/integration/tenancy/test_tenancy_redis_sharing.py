@@ -8,9 +8,10 @@ import time
 import pytest
 from tenancy_testkit import sale_envelope
 
+from kapta_vendus.config import set_settings
 from kapta_vendus.integrations import shared
 from kapta_vendus.integrations.config import Limits
-from kapta_vendus.integrations.fairness import RedisGate, Resume, admit_step, release_event
+from kapta_vendus.integrations.fairness import RedisGate, Resume, admitted_for_enqueue, release_event
 from kapta_vendus.integrations.ratelimit import RedisBuckets, Throttle
 from kapta_vendus.vendus import RateLimited
 
@@ -60,10 +61,10 @@ def test_budgets_of_two_integrations_are_independent(redis_url):
 
 def test_gate_caps_in_flight_events_and_wakes_the_oldest_first(redis_url):
     gate = RedisGate(redis_url)
-    task = "kapta.pipeline.validate"
+    task = "kapta.pipeline.prepare"
 
     assert [gate.admit("int-a", e, task, 2).admitted for e in (1, 2, 3, 4)] == [True, True, False, False]
-    assert gate.admit("int-a", 1, "kapta.pipeline.map", 2).admitted  # a holder's next step goes on
+    assert gate.admit("int-a", 1, "kapta.billing.bill", 2).admitted  # a holder enqueued again goes on
     assert gate.counts("int-a") == {"in_flight": 2, "waiting": 2}
     assert gate.admit("int-b", 10, task, 2).admitted  # another integration is not affected
 
@@ -78,7 +79,7 @@ def test_gate_caps_in_flight_events_and_wakes_the_oldest_first(redis_url):
 
 def test_a_lost_slot_is_freed_by_its_lease_and_given_to_the_oldest_waiter(redis_url):
     gate = RedisGate(redis_url, lease=1)
-    task = "kapta.pipeline.validate"
+    task = "kapta.pipeline.prepare"
     assert gate.admit("int-a", 1, task, 1).admitted  # its worker will die holding the slot
     assert not gate.admit("int-a", 2, task, 1).admitted
     time.sleep(1.2)
@@ -88,8 +89,29 @@ def test_a_lost_slot_is_freed_by_its_lease_and_given_to_the_oldest_waiter(redis_
     assert not admission.admitted and admission.woken == (Resume(2, task),)
 
 
-def test_pipeline_steps_are_gated_per_integration(world, redis_url, monkeypatch):
+def test_the_waiting_line_is_ordered_by_inbox_id_so_a_rebuild_keeps_the_oldest_first(redis_url):
+    """After Redis lost the line, the sweeper re-enqueues events oldest first while newer ones
+    keep arriving: the line ranks by inbox id, so a re-added old event is not sent to the back."""
+    gate = RedisGate(redis_url)
+    task = "kapta.pipeline.prepare"
+    assert gate.admit("int-a", 1, task, 1).admitted
+    assert not gate.admit("int-a", 9, task, 1).admitted  # a new push, while event 5 is being swept
+    assert not gate.admit("int-a", 5, task, 1).admitted  # the sweeper puts the older event back
+
+    assert gate.release("int-a", 1, 1) == (Resume(5, task),)
+    assert gate.release("int-a", 5, 1) == (Resume(9, task),)
+
+
+def test_redis_loss_is_noticed_once(redis_url):
+    gate = RedisGate(redis_url)
+    gate.redis.flushdb()
+    assert gate.lost() is True  # empty Redis: rebuild the lines from the inbox
+    assert gate.lost() is False
+
+
+def test_events_are_admitted_once_at_enqueue_per_integration(world, redis_url, monkeypatch):
     settings = world.settings.replace(broker_url=redis_url)
+    set_settings(settings)
     monkeypatch.setattr(shared, "_instances", {})
     capped = {**world.document["integrations"][0], "limits": {"max_events_in_flight": 1}}
     world.apply({"integrations": [capped, world.document["integrations"][1]]})
@@ -100,10 +122,13 @@ def test_pipeline_steps_are_gated_per_integration(world, redis_url, monkeypatch)
     def enqueue(event_id, start_at=None):
         woken.append((event_id, start_at))
 
-    assert admit_step(world.db, settings, first, "kapta.pipeline.validate", enqueue)
-    assert not admit_step(world.db, settings, second, "kapta.pipeline.validate", enqueue)
-    assert admit_step(world.db, settings, other, "kapta.pipeline.validate", enqueue)  # B has its own slots
-    release_event(world.db, settings, first, enqueue)
+    task = "kapta.pipeline.prepare"
+    try:
+        assert admitted_for_enqueue(first, task, enqueue)  # looks its integration and cap up
+        assert not admitted_for_enqueue(second, task, enqueue, integration_id=world.a.id, cap=1)
+        assert admitted_for_enqueue(other, task, enqueue)  # B has its own slots
+        release_event(settings, world.a.id, first, enqueue)
+    finally:
+        set_settings(world.settings)
 
-    assert woken == [(second, "kapta.pipeline.validate")]
-    assert admit_step(world.db, settings, second, "kapta.pipeline.validate", enqueue)
+    assert woken == [(second, task)]

@@ -1,0 +1,55 @@
+"""Transactions per event, counted where they happen (the engine's commits), not timed.
+
+The first version ran 25 transactions for a paid sale (ARCHITECTURE, "Why three tasks and not six").
+The goal is at most 8, receiver included: 1 in the receiver (the integration is cached), 1 in
+``prepare``, 5 in ``bill`` (load, claim the issuance, record it, mirror the document, write the step
+runs) and 1 in ``sync``. ``bench/bench_round_trips.py`` measures the same on PostgreSQL's counters.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pipeline_testkit import signed_post
+from sqlalchemy import event
+
+from kapta_vendus.web import create_app
+
+pytestmark = pytest.mark.integration
+
+
+class Commits:
+    def __init__(self, engine) -> None:
+        self.count = 0
+        event.listen(engine, "commit", self._commit)
+        self.engine = engine
+
+    def _commit(self, _conn) -> None:
+        self.count += 1
+
+    def close(self) -> None:
+        event.remove(self.engine, "commit", self._commit)
+
+
+def test_a_paid_sale_costs_at_most_8_transactions(pipeline, pipeline_settings, tenant, envelopes):
+    client = create_app(pipeline_settings.replace(receiver_cache_ttl=60)).test_client()
+
+    def push() -> int:
+        envelope = envelopes.sale_completed()
+        response = signed_post(client, tenant.id, tenant.secret, json.dumps(envelope), event_id=envelope["id"])
+        assert response.status_code == 202
+        return int(response.get_json()["event_id"])
+
+    pipeline.run_chain(push())  # warms the receiver's and the worker's integration caches
+    commits = Commits(pipeline.db.engine)
+    try:
+        event_id = push()
+        received = commits.count
+        pipeline.run_chain(event_id)
+    finally:
+        commits.close()
+
+    assert pipeline.event(event_id).status == "done"
+    assert received == 1
+    assert commits.count <= 8, commits.count
