@@ -90,6 +90,7 @@ def for_settings(settings: Settings) -> dict[str, Any]:
         # RedBeat keeps the schedule in Redis behind a lock: two beat processes never double-fire.
         conf["beat_scheduler"] = "redbeat.RedBeatScheduler"
         conf["redbeat_redis_url"] = settings.broker_url
+        conf["redbeat_key_prefix"] = settings.beat_key_prefix
         conf["redbeat_lock_timeout"] = max(60, settings.sweep_interval * 5)
     else:
         conf["beat_scheduler"] = "celery.beat:PersistentScheduler"

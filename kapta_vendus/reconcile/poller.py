@@ -37,6 +37,7 @@ from kapta_vendus.events.catalogue import EventType
 from kapta_vendus.integrations.cache import integration_view
 from kapta_vendus.integrations.clients import client_for_view
 from kapta_vendus.integrations.service import IntegrationNotFound, get_integration
+from kapta_vendus.logs import bind
 from kapta_vendus.pipeline.inbox import store_event
 from kapta_vendus.pipeline.mirror import fingerprint, link, upsert_document
 from kapta_vendus.pipeline.references import sale_key_of_document
@@ -93,6 +94,7 @@ def poll_store(db: Database, settings: Settings, integration_id: str, store_id: 
                policy: ReconcilePolicy = DEFAULT_POLICY, client: VendusClient | None = None,
                now: datetime | None = None) -> PollResult:
     """Poll one store now. Returns skipped=True (and does nothing) if a poll of it is running."""
+    bind(integration=integration_id, store=store_id)  # on every log line and Vendus metric of the poll
     tenant, cached_client = _tenant(db, settings, integration_id)
     if store_id not in tenant.store_ids:
         raise ValueError(f"store {store_id} is not a store of integration {tenant.name}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import configparser
 import importlib
+import os
 import re
 import runpy
 import shlex
@@ -148,9 +149,10 @@ def test_flower_points_at_the_celery_app():
     assert "flower" in argv
     module, _, attribute = argv[argv.index("-A") + 1].partition(":")
     assert isinstance(getattr(importlib.import_module(module), attribute), Celery)
-    # Flower has no authentication: loopback only, published through the proxy's basic auth.
+    # Loopback only, read-only, and never without its basic auth (FLOWER_BASIC_AUTH=user:password).
     assert "--address=127.0.0.1" in argv
     assert "--read_only=True" in argv
+    assert any(a.startswith("--basic_auth=${FLOWER_BASIC_AUTH:?") for a in argv)
 
 
 def test_web_serves_the_app_factory_with_the_gunicorn_config():
@@ -166,11 +168,17 @@ def test_web_serves_the_app_factory_with_the_gunicorn_config():
 # --- gunicorn -----------------------------------------------------------------------------------
 
 
-def test_gunicorn_config(monkeypatch):
+def test_gunicorn_config(monkeypatch, tmp_path):
     monkeypatch.setenv("PORT", "9123")
     monkeypatch.delenv("GUNICORN_BIND", raising=False)
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setenv("KAPTA_DATA_DIR", str(tmp_path))
     conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    # Prometheus multiprocess mode, in the directory the workers of this host also write to.
+    assert os.environ.get("PROMETHEUS_MULTIPROC_DIR") == str(tmp_path / "prometheus")
+    assert (tmp_path / "prometheus").is_dir() and callable(conf["child_exit"])
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     assert conf["bind"] == "0.0.0.0:9123"
     assert 1 <= conf["workers"] <= 8
     assert conf["timeout"] > 0 and conf["graceful_timeout"] > 0
