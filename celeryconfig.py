@@ -14,8 +14,9 @@ from kombu import Queue
 from kapta_vendus.config import Settings, get_settings
 
 # One queue per capability, so a slow Vendus account (billing) or a long import (reconcile)
-# never sits in front of fresh events (ingest/pipeline).
-QUEUES = ("ingest", "pipeline", "billing", "reconcile", "notify")
+# never sits in front of fresh events (ingest/pipeline); a slow destination or mail server only
+# ever holds "outbound" workers.
+QUEUES = ("ingest", "pipeline", "billing", "reconcile", "notify", "outbound")
 
 task_queues = tuple(Queue(name, routing_key=name) for name in QUEUES)
 task_default_queue = "pipeline"
@@ -70,6 +71,12 @@ def for_settings(settings: Settings) -> dict[str, Any]:
                 "task": "kapta.reconcile.schedule_polls",
                 "schedule": float(settings.reconcile_interval),
                 "options": {"expires": float(settings.reconcile_interval)},
+            },
+            # Deliveries to destinations and customer emails that are due (retries, lost enqueues).
+            "outbound-sweep": {
+                "task": "kapta.outbound.sweep",
+                "schedule": float(settings.delivery_sweep_interval),
+                "options": {"expires": float(settings.delivery_sweep_interval)},
             },
             # Drift and legal-deadline checks, per integration (3 poll intervals: 15 min by default).
             "reconcile-checks": {

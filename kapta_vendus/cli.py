@@ -156,20 +156,22 @@ def _register_commands() -> None:
     # Capabilities own their commands; the root group only collects them.
     # These add subcommands to their groups (integrations apply/health/…, events replay).
     from kapta_vendus.commands import health, integration_admin, replay  # noqa: F401
+    from kapta_vendus.commands.destinations import destinations
     from kapta_vendus.commands.events import events
+    from kapta_vendus.commands.imports import import_group
     from kapta_vendus.commands.integrations import integrations
     from kapta_vendus.commands.keys import keys
     from kapta_vendus.commands.metrics import metrics_server
     from kapta_vendus.commands.openapi import openapi
-    from kapta_vendus.commands.reconcile import import_, reconcile
+    from kapta_vendus.commands.reconcile import reconcile
     from kapta_vendus.commands.rules import rules
     from kapta_vendus.commands.serve import serve
     from kapta_vendus.commands.tokens import tokens
     from kapta_vendus.demo.command import demo
     from kapta_vendus.simulator.cli import simulator
 
-    for command in (demo, events, import_, integrations, keys, metrics_server, openapi, reconcile, rules, serve,
-                    simulator, tokens):
+    for command in (demo, destinations, events, import_group, integrations, keys, metrics_server, openapi, reconcile,
+                    rules, serve, simulator, tokens):
         main.add_command(command)
 
 

@@ -192,6 +192,23 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("KAPTA_BEAT_KEY_PREFIX", "beat_key_prefix", str, "redbeat",
              "Prefix of beat's schedule keys in Redis (RedBeat), so that a demo or a second deployment "
              "sharing the Redis server keeps its own schedule."),
+    Variable("KAPTA_DELIVERY_TIMEOUT", "delivery_timeout", _positive_float, "5",
+             "Seconds to wait for a destination to connect, and again to answer; a slow destination "
+             "then counts as a failed try and never holds a worker for long."),
+    Variable("KAPTA_DELIVERY_HORIZON_HOURS", "delivery_horizon_hours", _positive_float, "72",
+             "Hours a delivery to a destination is retried before it is kept as dead (replayable)."),
+    Variable("KAPTA_DELIVERY_BACKOFF", "delivery_backoff", _positive_float, "30",
+             "Base seconds of the jittered exponential backoff between tries of a delivery."),
+    Variable("KAPTA_DELIVERY_COOLDOWN", "delivery_cooldown", _positive_float, "30",
+             "Seconds a destination's circuit stays open after 5 consecutive failures (doubling)."),
+    Variable("KAPTA_DELIVERY_SWEEP_INTERVAL", "delivery_sweep_interval", _positive_int, "15",
+             "Seconds between two runs of the sweeper that sends due deliveries and customer emails."),
+    Variable("KAPTA_SMTP_URL", "smtp_url", str, "",
+             "SMTP server for documents sent to customers by the service: smtp://user:pass@host:587 "
+             "(STARTTLS), smtps://… (TLS) or smtp://host:25. Empty: the service sends no email.",
+             secret=True),
+    Variable("KAPTA_SMTP_FROM", "smtp_from", str, "",
+             "Sender address of documents emailed to customers (an integration may set its own)."),
 )
 
 
@@ -223,6 +240,13 @@ class Settings:
     event_sla: int = 3600
     console_secure_cookies: bool = True
     beat_key_prefix: str = "redbeat"
+    delivery_timeout: float = 5.0
+    delivery_horizon_hours: float = 72.0
+    delivery_backoff: float = 30.0
+    delivery_cooldown: float = 30.0
+    delivery_sweep_interval: int = 15
+    smtp_url: str = field(default="", repr=False)
+    smtp_from: str = ""
 
     def __post_init__(self) -> None:
         # Derived defaults are filled here so that Settings() and from_env() agree.

@@ -68,8 +68,25 @@ def apply_specs(session: Session, settings: Settings, specs: list[IntegrationSpe
             if changes and not dry_run:
                 _update(settings, row, spec, now)
             result.plans.append(IntegrationPlan(spec.name, "update" if changes else "unchanged", changes, row.id))
+        _apply_destinations(session, settings, spec, result, dry_run=dry_run)
     session.flush()
     return result
+
+
+def _apply_destinations(session: Session, settings: Settings, spec: IntegrationSpec, result: ApplyResult, *,
+                        dry_run: bool) -> None:
+    """The ``destinations:`` block (see destinations.declared); its changes join the integration's plan."""
+    if spec.destinations is None:
+        return
+    from kapta_vendus.destinations.declared import apply_declared
+
+    plan = result.plans[-1]
+    changes, secrets = apply_declared(session, settings, plan.integration_id, spec.destinations, dry_run=dry_run)
+    plan.changes.extend(changes)
+    if changes and plan.action == "unchanged":
+        plan.action = "update"
+    for name, secret in secrets.items():
+        result.new_secrets[f"{spec.name} → destination {name}"] = secret
 
 
 def _create(session: Session, settings: Settings, spec: IntegrationSpec, result: ApplyResult, *,

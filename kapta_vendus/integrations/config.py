@@ -12,7 +12,7 @@ from kapta_vendus.integrations.yamlfile import read_yaml
 from kapta_vendus.pipeline.mapping import IntegrationMapping
 from kapta_vendus.pipeline.rules import compile_rules
 
-SECTIONS = ("mapping", "rules", "notifications", "events", "limits")
+SECTIONS = ("mapping", "rules", "notifications", "events", "limits", "email")
 SELECTION_KEYS = ("types", "stores", "registers")
 NOTIFICATION_KEYS = ("language", "channels")
 # ``url`` in a file; ``url_encrypted`` as stored (integrations/channels.py encrypts it at rest).
@@ -100,6 +100,9 @@ def validate_config(config: dict[str, Any], *, mode: str | None = None) -> None:
     problems.extend(_selection_problems(config.get("events")))
     problems.extend(_notification_problems(config.get("notifications")))
     problems.extend(_limit_problems(config.get("limits")))
+    from kapta_vendus.email.settings import email_problems
+
+    problems.extend(email_problems(config.get("email")))
     if problems:
         raise Rejection(problems)
 

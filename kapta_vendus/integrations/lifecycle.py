@@ -30,13 +30,14 @@ from kapta_vendus.db.models import (
     SyncCursor,
     utcnow,
 )
+from kapta_vendus.db.sync_models import SYNC_HISTORY
 from kapta_vendus.integrations.channels import unseal
 from kapta_vendus.integrations.config import limits_of
 from kapta_vendus.integrations.diff import masked
 from kapta_vendus.integrations.service import _aware
 
 RETENTION_YEARS = 10
-HISTORY = (StepRun, Issuance, Event, Link, Document, SyncCursor, ReconciliationRun, Alert)
+HISTORY = (StepRun, Issuance, Event, Link, Document, SyncCursor, ReconciliationRun, Alert, *SYNC_HISTORY)
 
 
 class LifecycleError(ValueError):

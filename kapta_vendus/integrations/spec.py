@@ -13,6 +13,8 @@
         rules: [...]
         notifications: {channels: [{url_env: OPS_CHAT_URL, on: [rejected, dead]}]}  # or url / url_encrypted
         limits: {vendus_requests_per_second: 5, vendus_burst: 10, max_events_in_flight: 8}
+        email: {by: service, language: pt, from: faturas@example.pt}   # documents to customers
+        destinations: [{name: pos, url: https://pos.example/hooks, events: [document.issued]}]
         webhook:
           secrets: generate                 # or [{env: NAME}, {encrypted: gAAAA…}]
           rotation_overlap: 24h
@@ -119,6 +121,8 @@ class _Integration(_Strict):
     notifications = fields.Dict()
     events = fields.Dict()
     limits = fields.Dict()
+    email = fields.Dict()
+    destinations = fields.List(fields.Raw())  # checked by destinations.declared
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,7 @@ class IntegrationSpec:
     stores: tuple[int, ...] = ()
     config: Mapping[str, Any] | None = None
     webhook: WebhookSpec | None = None
+    destinations: tuple[Any, ...] | None = None  # DestinationSpec; None: no block, leave them alone
 
     def __repr__(self) -> str:  # a spec in a traceback must not show the key
         return f"IntegrationSpec(name={self.name!r}, mode={self.mode!r}, stores={self.stores!r})"
@@ -201,6 +206,12 @@ def _one(item: Any, settings: Settings, environ: Mapping[str, str], problems: li
     except Rejection as exc:
         problems.extend(exc.reasons)
     webhook = _webhook(data["webhook"], settings, environ, problems) if "webhook" in data else None
+    destinations = None
+    if "destinations" in item:
+        from kapta_vendus.destinations.declared import parse_declared
+
+        destinations, found = parse_declared(item["destinations"])
+        problems.extend(found)
     if problems:
         return None
     return IntegrationSpec(
@@ -208,7 +219,7 @@ def _one(item: Any, settings: Settings, environ: Mapping[str, str], problems: li
         base_url=(vendus.get("base_url") or settings.vendus_base_url).rstrip("/"),
         api_key=key, api_key_source=source, stores=tuple(dict.fromkeys(data["stores"])),
         # Stored as JSON: normalise now (integer keys become strings) so that re-applying compares equal.
-        config=json.loads(json.dumps(config, default=str)), webhook=webhook)
+        config=json.loads(json.dumps(config, default=str)), webhook=webhook, destinations=destinations)
 
 
 def _api_key(vendus: Mapping[str, Any], settings: Settings, environ: Mapping[str, str],

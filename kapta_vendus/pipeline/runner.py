@@ -29,6 +29,7 @@ from kapta_vendus import metrics
 from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Event, StepRun, utcnow
 from kapta_vendus.db.session import Database, on_commit
+from kapta_vendus.destinations.outbox import record_outcome
 from kapta_vendus.events.errors import Rejection
 from kapta_vendus.logs import bind, redact
 
@@ -259,6 +260,7 @@ def _finish(session: Session, event: Event, status: str, error: str | None, on_f
     event.status, event.finished_at, event.retry_at = status, utcnow(), None
     metrics.event_finished(event.integration_id, event.type, status)
     event.last_error = error  # a finished event keeps no stale error: its history is in the step runs
+    record_outcome(session, event)  # outbox: deliveries and customer emails commit with the final state
     if status in ("rejected", "dead"):
         _announce(session, event)
     if on_finished is not None:

@@ -40,6 +40,13 @@ EVERY_VARIABLE = {
     "KAPTA_RESUME_INTERVAL": ("5", 5),
     "KAPTA_RECEIVER_CACHE_TTL": ("2.5", 2.5),
     "KAPTA_TASK_SENT_EVENTS": ("yes", True),
+    "KAPTA_DELIVERY_TIMEOUT": ("2", 2.0),
+    "KAPTA_DELIVERY_HORIZON_HOURS": ("24", 24.0),
+    "KAPTA_DELIVERY_BACKOFF": ("5", 5.0),
+    "KAPTA_DELIVERY_COOLDOWN": ("10", 10.0),
+    "KAPTA_DELIVERY_SWEEP_INTERVAL": ("5", 5),
+    "KAPTA_SMTP_URL": ("smtp://mail:pw@mx:587", "smtp://mail:pw@mx:587"),
+    "KAPTA_SMTP_FROM": ("faturas@example.pt", "faturas@example.pt"),
 }
 
 

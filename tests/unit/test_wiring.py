@@ -24,8 +24,8 @@ from kapta_vendus.cli import main
 from kapta_vendus.config import VARIABLES, Settings, set_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCESSES = {"release", "web", "worker", "billing", "beat", "flower"}
-WORKERS = ("worker", "billing")
+PROCESSES = {"release", "web", "worker", "billing", "outbound", "beat", "flower"}
+WORKERS = ("worker", "billing", "outbound")
 TASK_NAME = re.compile(r"^kapta\.[a-z_]+\.[a-z_]+$")
 
 
@@ -100,6 +100,8 @@ def test_billing_runs_on_a_thread_pool_and_the_rest_on_prefork():
     billing, other = (shlex.split(procfile()[name]) for name in ("billing", "worker"))
     assert _queues(billing) == ["billing"] and "--pool=threads" in billing
     assert not any(a.startswith("--pool") for a in other)  # Celery's default: prefork
+    outbound = shlex.split(procfile()["outbound"])
+    assert _queues(outbound) == ["outbound"] and "--pool=threads" in outbound  # waits on other systems
 
 
 def test_a_bare_worker_consumes_every_queue(monkeypatch, tmp_path):
@@ -294,7 +296,7 @@ def _unit(name: str) -> configparser.ConfigParser:
     return parser
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "billing", "beat", "flower"])
+@pytest.mark.parametrize("name", ["web", "worker", "billing", "outbound", "beat", "flower"])
 def test_systemd_unit_runs_the_procfile_command(name):
     unit = _unit(name)
     service = unit["Service"]
