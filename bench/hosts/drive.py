@@ -173,6 +173,14 @@ def main(argv: list[str] | None = None) -> int:
             "`issuances.updated_at`, checked against the documents the simulator holds after the round). The "
             "integration's Vendus budget and in-flight cap are raised to 1,000. All namespaces share the same "
             "2 CPUs.", "", table, "", "```", ledger.line(), "```"]))
+        if not args.no_cut:
+            write_section("hosts", "\n".join([
+                "## A worker host cut off (`bench/hosts`)", "", header(), "",
+                f"After the throughput rounds, 3 hosts each run one worker (prefork, {args.concurrency} processes, "
+                f"every queue). {args.cut_events} events at {args.cut_rate} events/s; {'; '.join(notes)} (visibility "
+                f"timeout {FAST_RECOVERY['KAPTA_VISIBILITY_TIMEOUT']} s, sweep grace "
+                f"{FAST_RECOVERY['KAPTA_SWEEP_GRACE']} s); drained {drained}. The ledger covers the whole run.", "",
+                "```", ledger.line(), "```"]))
     return 0 if ledger.valid else 1
 
 
