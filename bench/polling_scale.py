@@ -106,12 +106,15 @@ def one_window(args, settings, processes: BenchProcesses, latency_ms: float, bro
     cpu, pg = session_cpu(session) - cpu0, postgres.since(pg0)
     sim_cpu = pids_cpu([sim.pid]).get(sim.pid, 0.0) - sim0.get(sim.pid, 0.0)
     busy, total = machine_cpu()
+    failures = [line.split("failed (", 1)[1].rstrip(")") for line in processes.log_of(f"worker-{tag}").splitlines()
+                if "stores failed (" in line]
     worker.terminate()
     worker.wait(30)
     processes.children[:] = [c for c in processes.children if c[1] is not worker]
     window_cpu = 2 * args.interval
     return {"latency_ms": latency_ms, "stores": stores, "integrations": len(ids), "polls_done": done,
-            "missed_polls": stores - done, "seconds_to_poll_all": round(wall, 1),
+            "missed_polls": stores - done, "failure_kinds_logged": sorted(set(failures)),
+            "seconds_to_poll_all": round(wall, 1),
             "worker_cpu_seconds": round(cpu, 1), "postgres_cpu_seconds": round(pg, 1),
             "simulator_cpu_seconds": round(sim_cpu, 1),
             "worker_cpu_ms_per_poll": round(1000 * cpu / max(done, 1), 2),
