@@ -12,7 +12,8 @@ with ``expires`` = the interval. It ends when every store was polled or the wind
 Measured: the worker's CPU (the whole process session: the main process and its pool children)
 and the PostgreSQL backends' CPU from the fan-out to the last poll; the polls done (idle polls are
 counted in Redis, ``reconcile.idle``; a poll with something to write leaves a run row); missed
-polls = stores - polls done within the window. CPU share of a 2-core node over the window =
+polls = stores - polls done within the window (the round also ends once the queue is empty and no
+poll finished for 30 s). CPU share of a 2-core node over the window =
 CPU seconds / (2 x interval): the worker is idle for the rest of the window (nothing else is
 scheduled in it), so a round that finishes early is not stretched.
 
@@ -57,6 +58,17 @@ def _integrations(settings, sim: Simulator, accounts: list[tuple[str, list[int]]
     return ids
 
 
+def _only_active(settings, integration_ids: set[str]) -> None:
+    from sqlalchemy import update
+
+    from kapta_vendus.db.models import Integration
+    from kapta_vendus.db.session import database_for
+
+    with database_for(settings.database_url).unit_of_work() as session:
+        session.execute(update(Integration).where(Integration.id.not_in(integration_ids))
+                        .values(status="disabled"))
+
+
 def _polls_done(settings, integration_ids: set[str]) -> int:
     from sqlalchemy import func, select
 
@@ -83,8 +95,8 @@ def one_window(args, settings, processes: BenchProcesses, latency_ms: float, bro
     stores = sum(len(s) for _, s in accounts)
     if stores != args.stores:
         raise BenchError(f"the simulator made {stores} stores, not {args.stores}")
-    for name in ("kapta:polls:idle",):
-        broker.delete(name)
+    _only_active(settings, ids)  # beat polls every active integration: not the previous windows' ones
+    broker.delete("kapta:polls:idle", "reconcile")
     worker = processes.start(f"worker-{tag}", "worker", "-Q", "ingest,pipeline,reconcile,notify", "--pool", "prefork",
                              "--concurrency", str(args.concurrency), "-n", f"bench-poll-{tag}@%h",
                              "--without-gossip", "--without-mingle")
@@ -95,11 +107,15 @@ def one_window(args, settings, processes: BenchProcesses, latency_ms: float, bro
     busy0, total0 = machine_cpu()
     t0 = time.monotonic()
     app.signature("kapta.reconcile.schedule_polls").apply_async(expires=args.interval)
-    done = 0
+    done, last_progress = 0, (0, time.monotonic())
     while time.monotonic() - t0 < args.interval:
         done = _polls_done(settings, ids)
         if done >= stores:
             break
+        if done != last_progress[0]:
+            last_progress = (done, time.monotonic())
+        elif time.monotonic() - last_progress[1] > 30 and not broker.llen("reconcile"):
+            break  # nothing queued and nothing done for 30 s: the rest of the polls are missed
         processes.check_alive()
         time.sleep(1.0)
     wall = time.monotonic() - t0
