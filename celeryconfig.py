@@ -14,8 +14,9 @@ from kombu import Queue
 from kapta_vendus.config import Settings, get_settings
 
 # One queue per capability, so a slow Vendus account (billing) or a long import (reconcile)
-# never sits in front of fresh events (ingest/pipeline).
-QUEUES = ("ingest", "pipeline", "billing", "reconcile", "notify")
+# never sits in front of fresh events (ingest/pipeline); a slow destination or mail server only
+# ever holds "outbound" workers.
+QUEUES = ("ingest", "pipeline", "billing", "reconcile", "notify", "outbound")
 
 task_queues = tuple(Queue(name, routing_key=name) for name in QUEUES)
 task_default_queue = "pipeline"
@@ -71,6 +72,12 @@ def for_settings(settings: Settings) -> dict[str, Any]:
                 "schedule": float(settings.reconcile_interval),
                 "options": {"expires": float(settings.reconcile_interval)},
             },
+            # Deliveries to destinations and customer emails that are due (retries, lost enqueues).
+            "outbound-sweep": {
+                "task": "kapta.outbound.sweep",
+                "schedule": float(settings.delivery_sweep_interval),
+                "options": {"expires": float(settings.delivery_sweep_interval)},
+            },
             # Drift and legal-deadline checks, per integration (3 poll intervals: 15 min by default).
             "reconcile-checks": {
                 "task": "kapta.reconcile.schedule_checks",
@@ -83,6 +90,7 @@ def for_settings(settings: Settings) -> dict[str, Any]:
         # RedBeat keeps the schedule in Redis behind a lock: two beat processes never double-fire.
         conf["beat_scheduler"] = "redbeat.RedBeatScheduler"
         conf["redbeat_redis_url"] = settings.broker_url
+        conf["redbeat_key_prefix"] = settings.beat_key_prefix
         conf["redbeat_lock_timeout"] = max(60, settings.sweep_interval * 5)
     else:
         conf["beat_scheduler"] = "celery.beat:PersistentScheduler"

@@ -38,6 +38,21 @@ loglevel = os.environ.get("KAPTA_LOG_LEVEL", "info").lower()
 # The query string is left out of the access log: it may carry an api_key.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 
+# Prometheus multiprocess mode: every worker writes its samples to files in this directory and
+# /metrics adds them up, with those of the Celery workers of the same host (same directory: both
+# default to $KAPTA_DATA_DIR/prometheus). Set before the app, so before prometheus-client, is imported.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
+                      os.path.join(os.environ.get("KAPTA_DATA_DIR") or "var", "prometheus"))
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+
+def child_exit(server, worker):
+    """A worker that exits drops its live samples (its counters stay in the sums)."""
+    from kapta_vendus.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)
+
+
 # Import the application once in the master: a configuration error stops the start with one clear
 # message instead of a crash loop of workers, and workers fork faster.
 preload_app = True

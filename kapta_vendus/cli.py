@@ -12,7 +12,29 @@ from kapta_vendus.commands.common import console, load_settings
 from kapta_vendus.config import VARIABLES, get_settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OperatorGroup(click.Group):
+    """Turns the errors an operator can meet in any command into one clear line and exit code 1.
+
+    A Vendus error (a wrong key, Vendus down) or an unreadable stored secret is something to fix,
+    not a bug: no traceback, and nothing secret in the line (the client's messages never hold the key).
+    """
+
+    def invoke(self, ctx: click.Context):
+        from kapta_vendus.integrations.crypto import SecretUnreadable
+        from kapta_vendus.vendus import VendusAuthError, VendusError
+
+        try:
+            return super().invoke(ctx)
+        except VendusAuthError as exc:
+            raise click.ClickException(f"Vendus refused the integration's API key ({exc}); "
+                                       "set the right key with `integrations apply`") from None
+        except VendusError as exc:
+            raise click.ClickException(f"Vendus: {exc}") from None
+        except SecretUnreadable as exc:
+            raise click.ClickException(f"{exc}: check KAPTA_SECRET_KEYS") from None
+
+
+@click.group(cls=OperatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kapta-vendus")
 def main() -> None:
     """Turn POS and operational events into Portuguese fiscal documents in Vendus, exactly once."""
@@ -100,11 +122,16 @@ def worker(ctx: click.Context) -> None:
     Exits with Celery's exit code: non-zero when the worker stopped on an error, so that a
     process manager restarts it.
     """
+    from kapta_vendus.metrics import default_multiproc_dir, use_multiproc_dir
+
+    settings = load_settings()
+    # Before anything imports prometheus-client: the prefork children write their samples there,
+    # and the web process of this host reads them for /metrics (kapta_vendus/metrics.py).
+    use_multiproc_dir(default_multiproc_dir(settings.data_dir))
     import celeryconfig
     from kapta_vendus.tasks import process
     from kapta_vendus.tasks.app import app
 
-    settings = load_settings()
     queues = [] if _names_queues(ctx.args) else ["-Q", ",".join(celeryconfig.QUEUES)]
     argv = ["worker", *queues, "--loglevel", settings.log_level, *ctx.args]
     ctx.exit(process.celery_main(app, argv))
@@ -127,19 +154,24 @@ def beat(ctx: click.Context) -> None:
 
 def _register_commands() -> None:
     # Capabilities own their commands; the root group only collects them.
-    from kapta_vendus.commands import integration_admin  # noqa: F401 - adds apply, rotate-secret, … to the group
+    # These add subcommands to their groups (integrations apply/health/…, events replay).
+    from kapta_vendus.commands import health, integration_admin, replay  # noqa: F401
+    from kapta_vendus.commands.destinations import destinations
     from kapta_vendus.commands.events import events
+    from kapta_vendus.commands.imports import import_group
     from kapta_vendus.commands.integrations import integrations
     from kapta_vendus.commands.keys import keys
+    from kapta_vendus.commands.metrics import metrics_server
     from kapta_vendus.commands.openapi import openapi
-    from kapta_vendus.commands.reconcile import import_, reconcile
+    from kapta_vendus.commands.reconcile import reconcile
     from kapta_vendus.commands.rules import rules
     from kapta_vendus.commands.serve import serve
     from kapta_vendus.commands.tokens import tokens
     from kapta_vendus.demo.command import demo
     from kapta_vendus.simulator.cli import simulator
 
-    for command in (demo, events, import_, integrations, keys, openapi, reconcile, rules, serve, simulator, tokens):
+    for command in (demo, destinations, events, import_group, integrations, keys, metrics_server, openapi, reconcile,
+                    rules, serve, simulator, tokens):
         main.add_command(command)
 
 

@@ -113,6 +113,12 @@ def _boolean(raw: str) -> bool:
     return value in {"true", "1", "yes", "on"}
 
 
+def _log_format(raw: str) -> str:
+    if raw not in {"json", "human"}:
+        raise ValueError("must be 'json' or 'human'")
+    return raw
+
+
 def _language(raw: str) -> str:
     if raw not in {"pt", "en"}:
         raise ValueError("must be 'pt' or 'en'")
@@ -143,6 +149,8 @@ VARIABLES: tuple[Variable, ...] = (
              "encrypts, all decrypt (rotation). Empty: a key file generated in KAPTA_DATA_DIR.",
              secret=True),
     Variable("KAPTA_LOG_LEVEL", "log_level", _log_level, "INFO", "Log level of every process."),
+    Variable("KAPTA_LOG_FORMAT", "log_format", _log_format, "json",
+             "Log lines as JSON (one object per line, for a log collector) or human (for development)."),
     Variable("KAPTA_RECEIVER_MAX_BODY", "receiver_max_body", _positive_int, "262144",
              "Largest accepted event body in bytes; larger bodies get 413."),
     Variable("KAPTA_WEBHOOK_TOLERANCE", "webhook_tolerance", _positive_int, "300",
@@ -177,6 +185,30 @@ VARIABLES: tuple[Variable, ...] = (
              "rotation or a disable takes effect within this delay (0: no cache)."),
     Variable("KAPTA_TASK_SENT_EVENTS", "task_sent_events", _boolean, "false",
              "Publish Celery task-sent and worker events (true only where Flower monitors the queues)."),
+    Variable("KAPTA_EVENT_SLA", "event_sla", _positive_int, "3600",
+             "Seconds an event may stay unfinished before doctor and the console report its integration."),
+    Variable("KAPTA_CONSOLE_SECURE_COOKIES", "console_secure_cookies", _boolean, "true",
+             "Send the web console's session cookie over HTTPS only. Set false only for plain-HTTP development."),
+    Variable("KAPTA_BEAT_KEY_PREFIX", "beat_key_prefix", str, "redbeat",
+             "Prefix of beat's schedule keys in Redis (RedBeat), so that a demo or a second deployment "
+             "sharing the Redis server keeps its own schedule."),
+    Variable("KAPTA_DELIVERY_TIMEOUT", "delivery_timeout", _positive_float, "5",
+             "Seconds to wait for a destination to connect, and again to answer; a slow destination "
+             "then counts as a failed try and never holds a worker for long."),
+    Variable("KAPTA_DELIVERY_HORIZON_HOURS", "delivery_horizon_hours", _positive_float, "72",
+             "Hours a delivery to a destination is retried before it is kept as dead (replayable)."),
+    Variable("KAPTA_DELIVERY_BACKOFF", "delivery_backoff", _positive_float, "30",
+             "Base seconds of the jittered exponential backoff between tries of a delivery."),
+    Variable("KAPTA_DELIVERY_COOLDOWN", "delivery_cooldown", _positive_float, "30",
+             "Seconds a destination's circuit stays open after 5 consecutive failures (doubling)."),
+    Variable("KAPTA_DELIVERY_SWEEP_INTERVAL", "delivery_sweep_interval", _positive_int, "15",
+             "Seconds between two runs of the sweeper that sends due deliveries and customer emails."),
+    Variable("KAPTA_SMTP_URL", "smtp_url", str, "",
+             "SMTP server for documents sent to customers by the service: smtp://user:pass@host:587 "
+             "(STARTTLS), smtps://… (TLS) or smtp://host:25. Empty: the service sends no email.",
+             secret=True),
+    Variable("KAPTA_SMTP_FROM", "smtp_from", str, "",
+             "Sender address of documents emailed to customers (an integration may set its own)."),
 )
 
 
@@ -187,6 +219,7 @@ class Settings:
     broker_url: str = ""
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     log_level: str = "INFO"
+    log_format: str = "json"
     receiver_max_body: int = 262144
     webhook_tolerance: int = 300
     vendus_base_url: str = "https://www.vendus.pt/ws/v1.1"
@@ -204,6 +237,16 @@ class Settings:
     resume_interval: int = 15
     receiver_cache_ttl: float = 5.0
     task_sent_events: bool = False
+    event_sla: int = 3600
+    console_secure_cookies: bool = True
+    beat_key_prefix: str = "redbeat"
+    delivery_timeout: float = 5.0
+    delivery_horizon_hours: float = 72.0
+    delivery_backoff: float = 30.0
+    delivery_cooldown: float = 30.0
+    delivery_sweep_interval: int = 15
+    smtp_url: str = field(default="", repr=False)
+    smtp_from: str = ""
 
     def __post_init__(self) -> None:
         # Derived defaults are filled here so that Settings() and from_env() agree.
@@ -252,8 +295,9 @@ class Settings:
 
 
 # Variables read directly by their one user rather than settings: the benchmark-only no-op endpoint
-# (kapta_vendus.web.BENCH_NOOP). Known, so not reported as ignored.
-_KNOWN = {v.env for v in VARIABLES} | {"KAPTA_BENCH_NOOP"}
+# (kapta_vendus.web.BENCH_NOOP) and the API key of `integrations create` (its --vendus-api-key option,
+# the documented way to keep the key out of the shell history). Known, so not reported as ignored.
+_KNOWN = {v.env for v in VARIABLES} | {"KAPTA_BENCH_NOOP", "KAPTA_NEW_VENDUS_API_KEY"}
 _cached: Settings | None = None
 
 

@@ -88,6 +88,28 @@ def check_keys(settings: Settings) -> Check:
                                       "set KAPTA_SECRET_KEYS in production", warning=True)
 
 
+def check_integrations(settings: Settings) -> list[Check]:
+    """One check per active integration: its Vendus key and mapping, its polls and its oldest event."""
+    from sqlalchemy import select
+
+    from kapta_vendus.admin.overview import overview
+    from kapta_vendus.db.models import Integration
+    from kapta_vendus.db.session import database_for
+    from kapta_vendus.integrations.checkup import checkup
+
+    out = []
+    with database_for(settings.database_url).unit_of_work() as session:
+        active = list(session.scalars(select(Integration).where(Integration.status == "active")
+                                      .order_by(Integration.name)))
+        healths = {h.id: h for h in overview(session, settings, integration_ids=[i.id for i in active])}
+        for integration in active:
+            problems = checkup(settings, integration, healths[integration.id])
+            out.append(Check(f"integration {integration.name}", not problems,
+                             "; ".join(problems) if problems else
+                             f"Vendus key answers, mapping ok, stores {integration.store_ids}"))
+    return out
+
+
 CHECKS: tuple[Callable[[Settings], Check], ...] = (check_database, check_broker, check_keys)
 
 
@@ -99,4 +121,6 @@ def run_checks(load: Callable[[], Settings]) -> list[Check]:
     results = [Check("configuration", True, "all KAPTA_* variables valid"
                      + (" (embedded defaults)" if settings.embedded else ""))]
     results.extend(check(settings) for check in CHECKS)
+    if results[1].ok:  # the database answers at the expected schema: the integrations can be read
+        results.extend(check_integrations(settings))
     return results

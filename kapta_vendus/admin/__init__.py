@@ -37,6 +37,9 @@ def init_admin(app: Flask) -> Api:
     from kapta_vendus.admin.views import bp
 
     api.register_blueprint(bp)
+    from kapta_vendus.admin.destinations import bp as destinations_bp
+
+    api.register_blueprint(destinations_bp)
     document_receiver(api.spec, app)
     return api
 

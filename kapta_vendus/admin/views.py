@@ -64,7 +64,7 @@ def get_integration(integration_id: str):
     with _db().unit_of_work() as session:
         row = session.scalar(select(Integration).where(Integration.id == integration_id).options(
             selectinload(Integration.stores), selectinload(Integration.secrets)))
-        return describe(session, row)
+        return describe(session, row, current_app.config["KAPTA_SETTINGS"])
 
 
 @bp.get(f"{PREFIX}/events")

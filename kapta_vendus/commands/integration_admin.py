@@ -17,6 +17,7 @@ from kapta_vendus.integrations.lifecycle import (
     purge_history,
     set_enabled,
 )
+from kapta_vendus.integrations.preflight import VendusCheckFailed, prepare_specs
 from kapta_vendus.integrations.service import IntegrationNotFound, find_integration, rotate_secret
 from kapta_vendus.integrations.spec import load_specs, parse_duration
 
@@ -46,6 +47,10 @@ def _render(result: ApplyResult, dry_run: bool) -> None:
     console.print(f"{verb}: {counts['create']} to create, {counts['update']} to change, "
                   f"{counts['unchanged']} unchanged." if dry_run else
                   f"{verb}: {counts['create']} created, {counts['update']} changed, {counts['unchanged']} unchanged.")
+    for plan in result.plans:
+        if plan.action == "create" and plan.integration_id:
+            console.print(f"integration [bold]{escape(plan.name)}[/]: id [bold]{plan.integration_id}[/]  "
+                          f"endpoint POST /v1/integrations/{plan.integration_id}/events")
     for name, secret in result.new_secrets.items():
         console.print(f"webhook secret of [bold]{escape(name)}[/]: [bold]{secret}[/]  "
                       "(shown once: store it in the sender now)")
@@ -54,11 +59,16 @@ def _render(result: ApplyResult, dry_run: bool) -> None:
 @integrations.command("apply")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
-def apply(file: str, dry_run: bool) -> None:
-    """Create or update the integrations declared in FILE (YAML). Applying twice changes nothing."""
+@click.option("--offline", is_flag=True, help="Do not ask Vendus: skip the API key check and the mapping proposal.")
+def apply(file: str, dry_run: bool, offline: bool) -> None:
+    """Create or update the integrations declared in FILE (YAML). Applying twice changes nothing.
+
+    Each integration's API key is checked against Vendus first (unless --offline), and one that
+    declares no mapping gets the one its Vendus account proposes, as `integrations create` does.
+    """
     settings = load_settings()
     try:
-        specs = load_specs(file, settings)
+        specs = prepare_specs(settings, load_specs(file, settings), offline=offline)
         with database(settings).unit_of_work() as session:
             result = apply_specs(session, settings, specs, dry_run=dry_run)
     except Rejection as exc:
@@ -66,6 +76,8 @@ def apply(file: str, dry_run: bool) -> None:
         for reason in exc.reasons:
             console.print(f"  [red]•[/] {escape(reason)}")
         raise SystemExit(1) from None
+    except VendusCheckFailed as exc:
+        raise click.ClickException(f"nothing was applied: {exc}") from None
     _render(result, dry_run)
 
 
@@ -115,6 +127,12 @@ def enable(integration: str) -> None:
     _set_enabled(integration, True)
 
 
+def _confirm(question: str) -> None:
+    """Ask; with no answer (a script with nothing on standard input) nothing is deleted."""
+    if not click.confirm(question, default=False):
+        raise click.ClickException("not deleted (answer y, or add --yes)")
+
+
 @integrations.command("delete")
 @click.argument("integration")
 @click.option("--purge-history", "purge", is_flag=True,
@@ -132,9 +150,11 @@ def delete(integration: str, purge: bool, acknowledged: bool, yes: bool) -> None
     with database().unit_of_work() as session:
         row = _find(session, integration)
         name = row.name
+        if not purge and not yes:
+            _confirm(f"Delete integration {name!r}? It stops receiving and polling; its history is kept")
         if purge:
             if not yes:
-                click.confirm(f"Erase every record of {name!r} kept here? This cannot be undone", abort=True)
+                _confirm(f"Erase every record of {name!r} kept here? This cannot be undone")
             counts = purge_history(session, row, acknowledge_retention=True)
             console.print(f"{escape(name)}: deleted and purged ({', '.join(f'{v} {k}' for k, v in counts.items())})")
             return

@@ -17,20 +17,17 @@ from kapta_vendus.integrations.lifecycle import describe
 from kapta_vendus.integrations.service import IntegrationNotFound, create_integration, find_integration
 
 
-def _discovered(settings, url: str, key: str, stores: list[int], mode: str) -> dict:
-    from kapta_vendus.integrations.discover import UnknownStore, discover_mapping
-    from kapta_vendus.vendus import VendusClient, VendusError
+def _checked_mapping(settings, url: str, key: str, stores: list[int], mode: str, discover: bool) -> dict | None:
+    """Ask Vendus before anything is stored: a wrong key or store is refused in one line."""
+    from kapta_vendus.integrations.preflight import VendusCheckFailed, check_account
 
     try:
-        with VendusClient(url, key, timeout=(settings.vendus_connect_timeout, settings.vendus_timeout)) as client:
-            mapping = discover_mapping(client, stores, mode)
-    except UnknownStore as exc:
+        mapping = check_account(settings, url, key, stores, mode, discover=discover)
+    except VendusCheckFailed as exc:
         raise click.ClickException(str(exc)) from None
-    except VendusError as exc:
-        console.print(f"[yellow]could not read the Vendus account to propose a mapping: {exc}[/]")
-        return {"mode": mode}
-    console.print(f"mapping proposed from the Vendus account: {len(mapping['payment_methods'])} payment "
-                  f"method(s), registers {[s.get('register_id') for s in mapping['stores'].values()]}")
+    if mapping is not None:
+        console.print(f"mapping proposed from the Vendus account: {len(mapping['payment_methods'])} payment "
+                      f"method(s), registers {[s.get('register_id') for s in mapping['stores'].values()]}")
     return mapping
 
 
@@ -50,14 +47,23 @@ def integrations() -> None:
               help="YAML with mapping, rules, notifications and event selection.")
 @click.option("--discover/--no-discover", default=True, show_default=True,
               help="Without a mapping in --config, propose one from the Vendus account (payment methods, registers).")
+@click.option("--offline", is_flag=True, help="Do not ask Vendus: skip the API key check and the mapping proposal.")
 def create(name: str, vendus_url: str | None, vendus_api_key: str, stores: tuple[int, ...], mode: str,
-           config_file: str | None, discover: bool) -> None:
+           config_file: str | None, discover: bool, offline: bool) -> None:
     """Create an integration and print its id and webhook signing secret (shown once)."""
     settings = load_settings()
     vendus_url = vendus_url or settings.vendus_base_url
-    config = load_config_file(config_file) if config_file else {}
-    if discover and "mapping" not in config:
-        config["mapping"] = _discovered(settings, vendus_url, vendus_api_key, list(stores), mode)
+    try:
+        config = load_config_file(config_file) if config_file else {}
+    except Rejection as exc:
+        raise click.ClickException(str(exc)) from None
+    if not offline:
+        mapping = _checked_mapping(settings, vendus_url, vendus_api_key, list(stores), mode,
+                                   discover and "mapping" not in config)
+        if mapping is not None:
+            config["mapping"] = mapping
+    elif "mapping" not in config:
+        config["mapping"] = {"mode": mode}
     try:
         validate_config(config)
         with database(settings).unit_of_work() as session:

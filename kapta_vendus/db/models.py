@@ -337,3 +337,8 @@ class Alert(Base):
     key: Mapped[str] = mapped_column(String(255))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# The sync capability's tables (destinations, deliveries, master-data maps, customer emails) live in
+# their own module; importing it here puts them in the one metadata that Alembic and tests read.
+from kapta_vendus.db import sync_models  # noqa: E402,F401

@@ -15,7 +15,14 @@ from kapta_vendus.config import ConfigError, get_settings
 from kapta_vendus.db.models import Document, Event, Issuance, Link
 from kapta_vendus.db.session import database_for
 from kapta_vendus.demo import scenario
-from kapta_vendus.demo.runner import DemoError, Processes, create_demo_integration, demo_settings, start_stack
+from kapta_vendus.demo.runner import (
+    DemoError,
+    Processes,
+    clean_up,
+    create_demo_integration,
+    demo_settings,
+    start_stack,
+)
 from kapta_vendus.receiver.sender import send_event
 
 # Wide enough for the table even when the output is piped (rich assumes 80 columns then).
@@ -85,7 +92,11 @@ def demo(keep: bool) -> None:
         raise click.ClickException(str(exc)) from None
     run = secrets.token_hex(3)
     started = time.monotonic()
+    integration_id = None
     with demo_settings(base, keep) as settings, ExitStack() as stack:
+        if not settings.embedded:
+            # Registered first, so it runs last: after the worker and beat have stopped.
+            stack.callback(lambda: console.print("clean-up: " + "; ".join(clean_up(settings, integration_id))))
         try:
             where = "embedded default" if settings.embedded else "configured servers"
             console.print(f"[bold]kapta-vendus demo[/] ({where})")

@@ -93,9 +93,10 @@ def wait_http(url: str, processes: Processes, timeout: float = 60.0) -> None:
 
 @contextmanager
 def demo_settings(settings: Settings, keep: bool):
-    """Embedded default: a fresh temporary data dir. Otherwise the configured servers."""
+    """Embedded default: a fresh temporary data dir. Otherwise the configured servers, with beat's
+    schedule under a prefix of its own (removed afterwards, see ``clean_up``)."""
     if not settings.embedded:
-        yield settings
+        yield settings.replace(beat_key_prefix=f"kapta-demo-{secrets.token_hex(4)}")
         return
     data_dir = tempfile.mkdtemp(prefix="kapta-vendus-demo-")
     try:
@@ -141,3 +142,33 @@ def create_demo_integration(settings: Settings, sim_url: str) -> tuple[str, str,
             session, settings, name=f"demo-{secrets.token_hex(3)}", vendus_url=sim_url, api_key=API_KEY,
             stores=stores, mode="normal", config={"mapping": mapping})
         return integration.id, secret, stores
+
+
+def clean_up(settings: Settings, integration_id: str | None) -> list[str]:
+    """After a demo on real servers: nothing of it may keep running once the simulator is gone.
+
+    The integration is deleted (never polled again; its records stay, as for any integration: the
+    documents it issued are fiscal history, even in the simulator) and beat's schedule keys under the
+    demo's own prefix are removed from Redis. Returns what was done, for the operator.
+    """
+    done = []
+    if integration_id is not None:
+        from kapta_vendus.db.session import database_for
+        from kapta_vendus.integrations.lifecycle import delete_integration
+        from kapta_vendus.integrations.service import get_integration
+
+        with database_for(settings.database_url).unit_of_work() as session:
+            delete_integration(session, get_integration(session, integration_id))
+        done.append(f"integration {integration_id} deleted (never polled again)")
+    if settings.uses_redis:
+        import redis
+
+        client = redis.Redis.from_url(settings.broker_url)
+        try:
+            keys = list(client.scan_iter(match=f"{settings.beat_key_prefix}*", count=500))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+        done.append(f"{len(keys)} beat schedule key(s) removed")
+    return done

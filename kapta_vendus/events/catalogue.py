@@ -23,6 +23,11 @@ class EventType(StrEnum):
     SALE_REFUNDED = "sale.refunded"
     DOCUMENT_CANCELLED = "document.cancelled"
     SALE_CUSTOMER_CHANGED = "sale.customer_changed"
+    # Master data (issue: keep other systems in sync): into Vendus, and changes polled back from it.
+    CUSTOMER_UPSERTED = "customer.upserted"
+    PRODUCT_UPSERTED = "product.upserted"
+    CUSTOMER_CHANGED = "customer.changed"
+    PRODUCT_CHANGED = "product.changed"
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,18 @@ CATALOGUE: Mapping[EventType, EventInfo] = {
         EventInfo(EventType.SALE_REFUNDED, "devoluções, notas de crédito", "Sale refunded", False),
         EventInfo(EventType.DOCUMENT_CANCELLED, "cancelamentos", "Document cancelled", True),
         EventInfo(EventType.SALE_CUSTOMER_CHANGED, "correção do adquirente", "Sale customer changed", False),
+        EventInfo(EventType.CUSTOMER_UPSERTED, "cliente criado ou alterado", "Customer upserted", False),
+        EventInfo(EventType.PRODUCT_UPSERTED, "produto criado ou alterado", "Product upserted", False),
+        EventInfo(EventType.CUSTOMER_CHANGED, "cliente alterado no Vendus", "Customer changed in Vendus", False),
+        EventInfo(EventType.PRODUCT_CHANGED, "produto alterado no Vendus", "Product changed in Vendus", False),
     )
 }
 
 EVENT_TYPES: tuple[str, ...] = tuple(t.value for t in EventType)
+MASTERDATA_TYPES: frozenset[str] = frozenset(
+    {"customer.upserted", "product.upserted", "customer.changed", "product.changed"})
+# The business key of each master-data upsert: with occurred_at, the version of that record.
+_MASTERDATA_KEYS = {"customer.upserted": "customer_id", "product.upserted": "reference"}
 DOCUMENT_EVENT_TYPES: frozenset[EventType] = frozenset(t for t, i in CATALOGUE.items() if i.carries_document)
 
 
@@ -88,6 +101,11 @@ def dedup_key(envelope: Mapping[str, Any]) -> str:
     too malformed to name its document, is keyed by the envelope id (and will be rejected later).
     """
     envelope_id = str(envelope.get("id", ""))
+    key_field = _MASTERDATA_KEYS.get(str(envelope.get("type", "")))
+    data = envelope.get("data")
+    if key_field and isinstance(data, Mapping) and str(data.get(key_field) or "").strip():
+        # The same version of the same record sent twice (under two ids) is one event.
+        return f"{envelope['type']}:{str(data[key_field]).strip()}:{envelope.get('occurred_at', '')}"
     if carries_document(str(envelope.get("type", ""))):
         data = envelope.get("data")
         if isinstance(data, Mapping):

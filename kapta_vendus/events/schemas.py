@@ -206,3 +206,15 @@ DATA_SCHEMAS: Mapping[EventType, type[Schema]] = {
     EventType.DOCUMENT_CANCELLED: VendusDocumentSchema,
     EventType.SALE_CUSTOMER_CHANGED: SaleCustomerChangedSchema,
 }
+
+
+def _with_masterdata(schemas: Mapping[EventType, type[Schema]]) -> Mapping[EventType, type[Schema]]:
+    from kapta_vendus.events import masterdata_schemas as md
+
+    return {**schemas, EventType.CUSTOMER_UPSERTED: md.CustomerUpsertedSchema,
+            EventType.PRODUCT_UPSERTED: md.ProductUpsertedSchema,
+            EventType.CUSTOMER_CHANGED: md.VendusRecordChangedSchema,
+            EventType.PRODUCT_CHANGED: md.VendusRecordChangedSchema}
+
+
+DATA_SCHEMAS = _with_masterdata(DATA_SCHEMAS)

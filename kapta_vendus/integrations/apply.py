@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Integration, IntegrationStore, WebhookSecret, utcnow
 from kapta_vendus.events.errors import Rejection
+from kapta_vendus.integrations.channels import seal, unseal
 from kapta_vendus.integrations.config import SECTIONS
 from kapta_vendus.integrations.crypto import SecretUnreadable, decrypt, encrypt
 from kapta_vendus.integrations.diff import Change, diff
@@ -67,8 +68,25 @@ def apply_specs(session: Session, settings: Settings, specs: list[IntegrationSpe
             if changes and not dry_run:
                 _update(settings, row, spec, now)
             result.plans.append(IntegrationPlan(spec.name, "update" if changes else "unchanged", changes, row.id))
+        _apply_destinations(session, settings, spec, result, dry_run=dry_run)
     session.flush()
     return result
+
+
+def _apply_destinations(session: Session, settings: Settings, spec: IntegrationSpec, result: ApplyResult, *,
+                        dry_run: bool) -> None:
+    """The ``destinations:`` block (see destinations.declared); its changes join the integration's plan."""
+    if spec.destinations is None:
+        return
+    from kapta_vendus.destinations.declared import apply_declared
+
+    plan = result.plans[-1]
+    changes, secrets = apply_declared(session, settings, plan.integration_id, spec.destinations, dry_run=dry_run)
+    plan.changes.extend(changes)
+    if changes and plan.action == "unchanged":
+        plan.action = "update"
+    for name, secret in secrets.items():
+        result.new_secrets[f"{spec.name} → destination {name}"] = secret
 
 
 def _create(session: Session, settings: Settings, spec: IntegrationSpec, result: ApplyResult, *,
@@ -90,7 +108,7 @@ def _create(session: Session, settings: Settings, spec: IntegrationSpec, result:
         secrets = [new_webhook_secret()]
         result.new_secrets[spec.name] = secrets[0]
     row = Integration(name=spec.name, status=spec.status, vendus_base_url=spec.base_url, mode=spec.mode,
-                      vendus_api_key_enc=encrypt(settings, spec.api_key), config=dict(spec.config),
+                      vendus_api_key_enc=encrypt(settings, spec.api_key), config=seal(settings, spec.config),
                       stores=[IntegrationStore(store_id=s) for s in spec.stores],
                       secrets=[WebhookSecret(secret_enc=encrypt(settings, s)) for s in secrets])
     session.add(row)
@@ -116,7 +134,7 @@ def _changes(settings: Settings, row: Integration, spec: IntegrationSpec, now: d
         changes.append(Change("vendus.api_key", "changed", "<secret>", f"<new secret from {spec.api_key_source}>"))
     if sorted(row.store_ids) != sorted(spec.stores):
         changes.append(Change("stores", "changed", sorted(row.store_ids), list(spec.stores)))
-    stored = row.config or {}
+    stored = unseal(settings, row.config)
     for section in sorted(set(SECTIONS) | set(stored)):
         changes.extend(diff(stored.get(section), spec.config.get(section), section))
     changes.extend(change for change, _ in _secret_plan(settings, row, spec, now))
@@ -169,8 +187,8 @@ def _update(settings: Settings, row: Integration, spec: IntegrationSpec, now: da
         row.stores.remove(store)
     have = set(row.store_ids)
     row.stores.extend(IntegrationStore(store_id=s) for s in spec.stores if s not in have)
-    if (row.config or {}) != dict(spec.config):
-        row.config = dict(spec.config)
+    if unseal(settings, row.config) != dict(spec.config):
+        row.config = seal(settings, spec.config)
     for _change, (action, target) in _secret_plan(settings, row, spec, now):
         if action == "add":
             row.secrets.append(WebhookSecret(secret_enc=encrypt(settings, target)))

@@ -6,15 +6,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kapta_vendus.events.catalogue import EVENT_TYPES
 from kapta_vendus.events.errors import Rejection
+from kapta_vendus.integrations.yamlfile import read_yaml
 from kapta_vendus.pipeline.mapping import IntegrationMapping
 from kapta_vendus.pipeline.rules import compile_rules
 
-SECTIONS = ("mapping", "rules", "notifications", "events", "limits")
+SECTIONS = ("mapping", "rules", "notifications", "events", "limits", "email")
 SELECTION_KEYS = ("types", "stores", "registers")
+NOTIFICATION_KEYS = ("language", "channels")
+# ``url`` in a file; ``url_encrypted`` as stored (integrations/channels.py encrypts it at rest).
+CHANNEL_KEYS = ("url", "url_encrypted", "events", "on")
+OUTCOMES = ("done", "rejected", "dead")
+ALERT_KINDS = ("alerts", "drift", "deadline")  # reconciliation alerts a channel may subscribe to
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,7 @@ def skip_reason(config: dict[str, Any], envelope: dict[str, Any]) -> str | None:
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise Rejection([f"{path}: not valid YAML: {exc}"]) from None
+    data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise Rejection([f"{path}: must be a mapping of {', '.join(SECTIONS)}"])
     return data
@@ -97,10 +98,11 @@ def validate_config(config: dict[str, Any], *, mode: str | None = None) -> None:
     except Rejection as exc:
         problems.extend(f"rules: {r}" for r in exc.reasons)
     problems.extend(_selection_problems(config.get("events")))
-    for i, channel in enumerate((config.get("notifications") or {}).get("channels") or []):
-        if not isinstance(channel, dict) or not channel.get("url"):
-            problems.append(f"notifications.channels[{i}].url: required")
+    problems.extend(_notification_problems(config.get("notifications")))
     problems.extend(_limit_problems(config.get("limits")))
+    from kapta_vendus.email.settings import email_problems
+
+    problems.extend(email_problems(config.get("email")))
     if problems:
         raise Rejection(problems)
 
@@ -139,3 +141,41 @@ def _limit_problems(limits: Any) -> list[str]:
         elif not low <= value <= high:
             problems.append(f"limits.{key}: must be between {low} and {high} (got {value})")
     return problems
+
+
+def _notification_problems(notifications: Any) -> list[str]:
+    """Unknown keys are refused: ``notifications: {urls: [...]}`` was once accepted and sent nothing."""
+    if notifications is None:
+        return []
+    if not isinstance(notifications, dict):
+        return ["notifications: must be a mapping with language and channels"]
+    problems = [f"notifications.{key}: unknown key (expected {', '.join(NOTIFICATION_KEYS)})"
+                for key in notifications if key not in NOTIFICATION_KEYS]
+    if notifications.get("language", "pt") not in ("pt", "en"):
+        problems.append(f"notifications.language: must be pt or en (got {notifications['language']!r})")
+    channels = notifications.get("channels", [])
+    if not isinstance(channels, list):
+        return [*problems, "notifications.channels: must be a list of {url, events, on}"]
+    for i, channel in enumerate(channels):
+        field = f"notifications.channels[{i}]"
+        if not isinstance(channel, dict):
+            problems.append(f"{field}: must be a mapping with url, events and on")
+            continue
+        problems.extend(f"{field}.{key}: unknown key (expected url, url_env or url_encrypted, events, on)"
+                        for key in channel if key not in CHANNEL_KEYS)
+        if not channel.get("url") and not channel.get("url_encrypted"):
+            problems.append(f"{field}.url: required")
+        problems.extend(_list_problems(channel, "on", f"{field}.on", set(OUTCOMES)))
+        problems.extend(_list_problems(channel, "events", f"{field}.events",
+                                       set(EVENT_TYPES) | {"*", *ALERT_KINDS}))
+    return problems
+
+
+def _list_problems(channel: dict[str, Any], key: str, field: str, allowed: set[str]) -> list[str]:
+    if key not in channel:
+        return []
+    values = channel[key]
+    if not isinstance(values, list) or not values:
+        return [f"{field}: must be a non-empty list"]
+    return [f"{field}: unknown value {value!r} (expected {', '.join(sorted(allowed))})"
+            for value in values if value not in allowed]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _SECRET_PATH = re.compile(r"(^|\.)notifications\.channels\[\d+\]\.url$|(^|\.)url$")
+_ENCRYPTED_PATH = re.compile(r"(^|\.)url_encrypted$")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ def masked(config: Any, path: str = "") -> Any:
         return {k: masked(v, f"{path}.{k}" if path else str(k)) for k, v in config.items()}
     if isinstance(config, list):
         return [masked(v, f"{path}[{i}]") for i, v in enumerate(config)]
+    if _ENCRYPTED_PATH.search(path):
+        return "<encrypted>"
     return mask_url(config) if _SECRET_PATH.search(path) else config
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Integration
 from kapta_vendus.db.session import Database
+from kapta_vendus.integrations.channels import rotated
 from kapta_vendus.integrations.crypto import SecretUnreadable, reencrypt
 
 
@@ -40,10 +41,13 @@ def rotate_all(db: Database, settings: Settings) -> RotationReport:
                 # Everything of one integration or nothing: a half-rotated row set is harder to reason about.
                 key = reencrypt(settings, integration.vendus_api_key_enc)
                 secrets = [(s, reencrypt(settings, s.secret_enc)) for s in integration.secrets]
+                config = rotated(settings, integration.config)
             except SecretUnreadable:
                 report.unreadable.append(integration.name)
                 continue
             integration.vendus_api_key_enc = key
+            if config != (integration.config or {}):
+                integration.config = config
             for secret, token in secrets:
                 secret.secret_enc = token
             report.api_keys += 1

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from kapta_vendus.config import Settings, get_settings
 from kapta_vendus.db.models import (
     Alert,
     ApiToken,
@@ -29,12 +30,14 @@ from kapta_vendus.db.models import (
     SyncCursor,
     utcnow,
 )
+from kapta_vendus.db.sync_models import SYNC_HISTORY
+from kapta_vendus.integrations.channels import unseal
 from kapta_vendus.integrations.config import limits_of
 from kapta_vendus.integrations.diff import masked
 from kapta_vendus.integrations.service import _aware
 
 RETENTION_YEARS = 10
-HISTORY = (StepRun, Issuance, Event, Link, Document, SyncCursor, ReconciliationRun, Alert)
+HISTORY = (StepRun, Issuance, Event, Link, Document, SyncCursor, ReconciliationRun, Alert, *SYNC_HISTORY)
 
 
 class LifecycleError(ValueError):
@@ -51,15 +54,17 @@ def secret_states(integration: Integration, now: datetime | None = None) -> list
     return out
 
 
-def describe(session: Session, integration: Integration) -> dict[str, Any]:
-    """Everything an operator may see. Keys and secrets appear only as their state."""
+def describe(session: Session, integration: Integration, settings: Settings | None = None) -> dict[str, Any]:
+    """Everything an operator may see. Keys and secrets appear only as their state; a notification
+    URL (stored encrypted) as its scheme and a fingerprint that changes when it does."""
     counts = {model.__tablename__: session.scalar(select(func.count()).select_from(model).where(
         model.integration_id == integration.id)) for model in (Event, Document)}
     limits = limits_of(integration.config)
     return {
         "id": integration.id, "name": integration.name, "status": integration.status, "mode": integration.mode,
         "vendus_base_url": integration.vendus_base_url, "api_key": "set (encrypted at rest)",
-        "stores": integration.store_ids, "config": masked(dict(integration.config or {})),
+        "stores": integration.store_ids,
+        "config": masked(unseal(settings or get_settings(), integration.config)),
         "limits": {"vendus_requests_per_second": limits.vendus_requests_per_second,
                    "vendus_burst": limits.vendus_burst, "max_events_in_flight": limits.max_events_in_flight},
         "webhook_secrets": secret_states(integration), "counts": counts,

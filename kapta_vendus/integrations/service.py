@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Integration, IntegrationStore, WebhookSecret
+from kapta_vendus.integrations.channels import seal
 from kapta_vendus.integrations.crypto import decrypt, encrypt
 
 MODES = ("normal", "tests")
@@ -42,7 +43,7 @@ def create_integration(session: Session, settings: Settings, *, name: str, vendu
         vendus_base_url=vendus_url.rstrip("/"),
         vendus_api_key_enc=encrypt(settings, api_key),
         mode=mode,
-        config=config or {},
+        config=seal(settings, config),
         stores=[IntegrationStore(store_id=int(s)) for s in dict.fromkeys(stores)],
         secrets=[WebhookSecret(secret_enc=encrypt(settings, secret))],
     )

@@ -11,11 +11,16 @@
         events: {types: [sale.completed], stores: [24994], registers: [3001]}
         mapping: {payment_methods: {cash: 24934}, stores: {24994: {register_id: 3001}}}
         rules: [...]
-        notifications: {channels: [{url_env: OPS_CHAT_URL, on: [rejected, dead]}]}
+        notifications: {channels: [{url_env: OPS_CHAT_URL, on: [rejected, dead]}]}  # or url / url_encrypted
         limits: {vendus_requests_per_second: 5, vendus_burst: 10, max_events_in_flight: 8}
+        email: {by: service, language: pt, from: faturas@example.pt}   # documents to customers
+        destinations: [{name: pos, url: https://pos.example/hooks, events: [document.issued]}]
         webhook:
           secrets: generate                 # or [{env: NAME}, {encrypted: gAAAA…}]
           rotation_overlap: 24h
+
+The full format, with an example that ``apply`` accepts, is in docs/integrations.md. Only ``true`` and
+``false`` are booleans (integrations/yamlfile.py), so ``on:`` above stays a key.
 
 A file may also hold a single integration (the item itself, without ``integrations:``). Secrets
 never appear in the file in clear: API keys and webhook secrets come from environment variables
@@ -34,7 +39,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from kapta_vendus.config import Settings
@@ -42,6 +46,7 @@ from kapta_vendus.events.errors import Rejection
 from kapta_vendus.events.validation import flatten_errors
 from kapta_vendus.integrations.config import SECTIONS, validate_config
 from kapta_vendus.integrations.crypto import SecretUnreadable, decrypt
+from kapta_vendus.integrations.yamlfile import read_yaml
 
 DEFAULT_OVERLAP = timedelta(hours=24)
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -116,6 +121,8 @@ class _Integration(_Strict):
     notifications = fields.Dict()
     events = fields.Dict()
     limits = fields.Dict()
+    email = fields.Dict()
+    destinations = fields.List(fields.Raw())  # checked by destinations.declared
 
 
 @dataclass(frozen=True)
@@ -137,18 +144,14 @@ class IntegrationSpec:
     stores: tuple[int, ...] = ()
     config: Mapping[str, Any] | None = None
     webhook: WebhookSpec | None = None
+    destinations: tuple[Any, ...] | None = None  # DestinationSpec; None: no block, leave them alone
 
     def __repr__(self) -> str:  # a spec in a traceback must not show the key
         return f"IntegrationSpec(name={self.name!r}, mode={self.mode!r}, stores={self.stores!r})"
 
 
 def load_specs(path: str | Path, settings: Settings, environ: Mapping[str, str] | None = None) -> list[IntegrationSpec]:
-    try:
-        document = yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as exc:
-        raise Rejection([f"{path}: not valid YAML: {exc}"]) from None
-    except OSError as exc:
-        raise Rejection([f"{path}: cannot be read ({exc.strerror})"]) from None
+    document = read_yaml(path)
     return parse_specs(document, settings, os.environ if environ is None else environ)
 
 
@@ -197,12 +200,18 @@ def _one(item: Any, settings: Settings, environ: Mapping[str, str], problems: li
     vendus = data.get("vendus") or {}
     key, source = _api_key(vendus, settings, environ, problems) if vendus else ("", "")
     config = {name: data[name] for name in SECTIONS if name in data}
-    config = _resolve_channel_urls(config, environ, problems)
+    config = _resolve_channel_urls(config, settings, environ, problems)
     try:
         validate_config(config, mode=vendus.get("mode", "normal"))
     except Rejection as exc:
         problems.extend(exc.reasons)
     webhook = _webhook(data["webhook"], settings, environ, problems) if "webhook" in data else None
+    destinations = None
+    if "destinations" in item:
+        from kapta_vendus.destinations.declared import parse_declared
+
+        destinations, found = parse_declared(item["destinations"])
+        problems.extend(found)
     if problems:
         return None
     return IntegrationSpec(
@@ -210,7 +219,7 @@ def _one(item: Any, settings: Settings, environ: Mapping[str, str], problems: li
         base_url=(vendus.get("base_url") or settings.vendus_base_url).rstrip("/"),
         api_key=key, api_key_source=source, stores=tuple(dict.fromkeys(data["stores"])),
         # Stored as JSON: normalise now (integer keys become strings) so that re-applying compares equal.
-        config=json.loads(json.dumps(config, default=str)), webhook=webhook)
+        config=json.loads(json.dumps(config, default=str)), webhook=webhook, destinations=destinations)
 
 
 def _api_key(vendus: Mapping[str, Any], settings: Settings, environ: Mapping[str, str],
@@ -268,13 +277,22 @@ def _webhook(data: Mapping[str, Any], settings: Settings, environ: Mapping[str, 
     return WebhookSpec(False, tuple(secrets), tuple(sources), overlap)
 
 
-def _resolve_channel_urls(config: dict[str, Any], environ: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
-    """``url_env: NAME`` keeps a chat or mail URL (which may embed a token) out of the file."""
+def _resolve_channel_urls(config: dict[str, Any], settings: Settings, environ: Mapping[str, str],
+                          problems: list[str]) -> dict[str, Any]:
+    """``url_env: NAME`` or ``url_encrypted: TOKEN`` keep a chat or mail URL (which may embed a token)
+    out of the file in clear. Either becomes ``url`` in memory; it is stored encrypted (channels.py)."""
     channels = (config.get("notifications") or {}).get("channels")
     if not isinstance(channels, list):
         return config
     resolved = []
     for index, channel in enumerate(channels):
+        if isinstance(channel, Mapping) and "url_encrypted" in channel:
+            channel = dict(channel)
+            token = str(channel.pop("url_encrypted"))
+            if "url" in channel or "url_env" in channel:
+                problems.append(f"notifications.channels[{index}]: give one of url, url_env or url_encrypted")
+            channel["url"] = _decrypted(token, f"notifications.channels[{index}].url_encrypted", settings,
+                                        problems) or "unset://"
         if isinstance(channel, Mapping) and "url_env" in channel:
             channel = dict(channel)
             name = channel.pop("url_env")

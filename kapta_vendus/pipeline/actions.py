@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from kapta_vendus.db.models import Link
 from kapta_vendus.events.errors import Rejection
+from kapta_vendus.masterdata.sales import use_mapped_client
 from kapta_vendus.pipeline import context as c
 from kapta_vendus.pipeline.account_exemptions import CACHE as EXEMPTIONS
 from kapta_vendus.pipeline.fiscal_alerts import alert_fiscal_warning
@@ -103,9 +104,10 @@ def issue_document(ctx: StepContext, params: dict[str, Any]) -> dict[str, Any]:
     built = build_document(mapped, params["document_type"], today=today(ctx), notes=params.get("notes"),
                            external_reference=sale_reference(ctx.integration_id, sale.store_id, sale.sale_id),
                            exemptions=account_exemptions(ctx) if exempt else None)
+    body = use_mapped_client(ctx, built.body)  # a mapped customer is named by its Vendus client id
     issued = issue_once(ctx.db, c.vendus(ctx), integration_id=ctx.integration_id, event_id=ctx.event_id,
                         business_key=_sale_key(ctx, sale.sale_id), kind="issue_document",
-                        payload=built.body, mode=mapped.mode,
+                        payload=body, mode=mapped.mode,
                         expected=Expected(sale.store_id, mapped.register_id, sale.total))
     details: dict[str, Any] = {}
     if built.warnings:
@@ -114,7 +116,7 @@ def issue_document(ctx: StepContext, params: dict[str, Any]) -> dict[str, Any]:
                              key=f"sale:{sale.store_id}:{sale.sale_id}", warnings=built.warnings)
     if built.rounding:
         details["rounding"] = built.rounding
-    return _record(ctx, issued, built.body, sale_id=sale.sale_id, relation="invoiced_by", details=details)
+    return _record(ctx, issued, body, sale_id=sale.sale_id, relation="invoiced_by", details=details)
 
 
 def _open_invoices(ctx: StepContext, sale_id: str) -> list[Any]:

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from kapta_vendus import metrics
 from kapta_vendus.db.models import Event, UTCDateTime, utcnow
 from kapta_vendus.events.catalogue import dedup_key as envelope_dedup_key
 
@@ -70,6 +71,7 @@ def store_event(session: Session, integration_id: str, *, source: str, envelope:
             .returning(Event.id))
     new_id = session.execute(stmt).scalar()
     if new_id is not None:
+        metrics.event_accepted(integration_id, row["type"], source)
         return Stored(new_id, True)
     existing = session.scalar(select(Event.id).where(Event.integration_id == integration_id,
                                                      Event.dedup_key == row["dedup_key"]))
@@ -98,5 +100,6 @@ def store_pushed(session: Session, integration_id: str, envelope: dict[str, Any]
         "business_key": business_key_of(envelope), "raw": raw, "now": utcnow(),
         "occurred_at": occurred if occurred is not None and occurred.tzinfo else None}).scalar()
     if new_id is not None:
+        metrics.event_accepted(integration_id, str(envelope.get("type", "")), "push")
         return Stored(new_id, True)
     return Stored(session.execute(_EXISTING, {"integration_id": integration_id, "dedup_key": key}).scalar(), False)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from kapta_vendus.db.models import Event, Integration, StepRun
 from kapta_vendus.db.session import Database
+from kapta_vendus.integrations.channels import channel_url
 from kapta_vendus.logs import redact
 from kapta_vendus.pipeline.references import sale_id_of_business_key
 from kapta_vendus.pipeline.templates import TemplateError, render
@@ -90,10 +91,11 @@ def notify_event(db: Database, event_id: int, *, default_language: str = "pt", s
     delivered = 0
     for channel in channels:
         for title, body in messages:
-            ok = (sender or _send)(channel["url"], title, body)
+            url = channel_url(channel)
+            ok = (sender or _send)(url, title, body)
             delivered += int(ok)
             if not ok:
-                log.warning("notification to %s failed for event %s", redact(channel["url"]), event_id)
+                log.warning("notification to %s failed for event %s", redact(url), event_id)
     _record(db, integration_id, event_id, delivered, len(channels) * len(messages))
     return delivered
 
@@ -108,7 +110,7 @@ def _send(url: str, title: str, body: str, notify_type: str = apprise.NotifyType
 def alert_channels(config: dict[str, Any], kind: str) -> list[str]:
     """Channels that take reconciliation alerts (drift, deadline): ``events`` lists "*", "alerts" or the kind."""
     channels = (config.get("notifications") or {}).get("channels") or []
-    return [ch["url"] for ch in channels
+    return [channel_url(ch) for ch in channels
             if {"*", "alerts", kind} & set(ch.get("events", ["*"]))]
 
 

@@ -25,11 +25,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kapta_vendus import metrics
 from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Event, StepRun, utcnow
 from kapta_vendus.db.session import Database, on_commit
+from kapta_vendus.destinations.outbox import record_outcome
 from kapta_vendus.events.errors import Rejection
-from kapta_vendus.logs import redact
+from kapta_vendus.logs import bind, redact
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,7 @@ def _begin(session: Session, event_id: int, step: str) -> tuple[Event | None, st
     if event.status in FINISHED:
         return event, f"event already {event.status}"
     event.status, event.current_step, event.retry_at = "in_flight", step, None
+    bind(integration=event.integration_id, event_id=event_id)  # on every log line and Vendus metric of the stage
     return event, None
 
 
@@ -244,6 +247,9 @@ def _add_run(session: Session, ctx: StepContext, run: Recorded) -> None:
     session.add(StepRun(integration_id=ctx.integration_id, event_id=ctx.event_id, step=run.step,
                         attempt=ctx.attempt, status=run.status, summary=run.summary[:500], output=run.output,
                         error=run.error, started_at=run.started_at or utcnow(), duration_ms=run.duration_ms))
+    metrics.step_finished(ctx.integration_id, run.step, run.status, run.duration_ms)
+    if run.step == "actions" and run.status == "ok":  # accepted → document latency of what it issued
+        metrics.documents_issued(ctx.integration_id, session.get(Event, ctx.event_id).received_at, run.output, utcnow())
 
 
 def _ms(t0: float) -> int:
@@ -252,7 +258,9 @@ def _ms(t0: float) -> int:
 
 def _finish(session: Session, event: Event, status: str, error: str | None, on_finished: Finished | None) -> None:
     event.status, event.finished_at, event.retry_at = status, utcnow(), None
+    metrics.event_finished(event.integration_id, event.type, status)
     event.last_error = error  # a finished event keeps no stale error: its history is in the step runs
+    record_outcome(session, event)  # outbox: deliveries and customer emails commit with the final state
     if status in ("rejected", "dead"):
         _announce(session, event)
     if on_finished is not None:

@@ -16,8 +16,10 @@ from sqlalchemy import select
 
 from kapta_vendus.db.models import StepRun, utcnow
 from kapta_vendus.db.session import on_commit
+from kapta_vendus.events.catalogue import MASTERDATA_TYPES
 from kapta_vendus.events.errors import Rejection
 from kapta_vendus.integrations.config import skip_reason
+from kapta_vendus.masterdata.upsert import apply_masterdata
 from kapta_vendus.pipeline import context as c
 from kapta_vendus.pipeline.actions import EXECUTORS
 from kapta_vendus.pipeline.decision import Decision
@@ -31,6 +33,8 @@ def validate(ctx: StepContext) -> StepResult:
     if skipped:
         return StepResult(f"{facts.type} not selected by this integration: {skipped}", finish="done")
     event = c.validated(ctx)
+    if event.type.value in MASTERDATA_TYPES:  # into Vendus as a client/product, not a document
+        return apply_masterdata(ctx)
     return StepResult(f"{event.type} {event.id} valid")
 
 

@@ -37,9 +37,11 @@ from kapta_vendus.events.catalogue import EventType
 from kapta_vendus.integrations.cache import integration_view
 from kapta_vendus.integrations.clients import client_for_view
 from kapta_vendus.integrations.service import IntegrationNotFound, get_integration
+from kapta_vendus.logs import bind
 from kapta_vendus.pipeline.inbox import store_event
 from kapta_vendus.pipeline.mirror import fingerprint, link, upsert_document
 from kapta_vendus.pipeline.references import sale_key_of_document
+from kapta_vendus.reconcile.catalog_changes import poll_catalog
 from kapta_vendus.reconcile.changes import (
     CREATION_EVENTS,
     INVOICE_TYPES,
@@ -92,6 +94,7 @@ def poll_store(db: Database, settings: Settings, integration_id: str, store_id: 
                policy: ReconcilePolicy = DEFAULT_POLICY, client: VendusClient | None = None,
                now: datetime | None = None) -> PollResult:
     """Poll one store now. Returns skipped=True (and does nothing) if a poll of it is running."""
+    bind(integration=integration_id, store=store_id)  # on every log line and Vendus metric of the poll
     tenant, cached_client = _tenant(db, settings, integration_id)
     if store_id not in tenant.store_ids:
         raise ValueError(f"store {store_id} is not a store of integration {tenant.name}")
@@ -107,6 +110,7 @@ def poll_store(db: Database, settings: Settings, integration_id: str, store_id: 
                                  on_idle=lambda: count_idle(settings, integration_id)) as run:
                 try:
                     _poll(db, tenant, store_id, client, run, policy, enqueue, now or utcnow())
+                    run.counts.update(poll_catalog(db, tenant, store_id, client, enqueue, now))  # clients, products
                 finally:
                     result.counts = dict(run.counts)
         finally:
@@ -136,7 +140,7 @@ def _tenant(db: Database, settings: Settings, integration_id: str) -> tuple[Tena
 def _idle(run: RunLog) -> bool:
     """Nothing new, changed, waiting or unmapped, and no page past the first: nothing to record."""
     return not any(run.counts.get(k) for k in ("new", "changed", "events", "duplicates", "waiting", "unmapped",
-                                               "own_documents", "cursor_moved"))
+                                               "own_documents", "cursor_moved", "clients", "products"))
 
 
 def _poll(db: Database, tenant: Tenant, store_id: int, client: VendusClient, run: RunLog,

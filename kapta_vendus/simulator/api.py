@@ -16,6 +16,7 @@ from .catalog import (
     product_filter,
     validate_client,
     validate_product,
+    validate_product_patch,
 )
 from .documents import TYPE_TITLES
 from .errors import invalid, no_data
@@ -83,8 +84,9 @@ def get_document(call: Call) -> Reply:
         call.account.key, call.id, call.params.get("mode") or "normal", call.params.get("output")
     )
     if call.ext == "pdf":
-        text = f"%PDF-1.4\n% simulated document {detail['number']} total {detail['amount_gross']} EUR\n%%EOF\n"
-        return Reply(200, raw=text.encode(), mimetype="application/pdf")
+        from .pdf import document_pdf
+
+        return Reply(200, raw=document_pdf(detail), mimetype="application/pdf")
     if call.ext not in ("", "json"):
         raise no_data()
     return Reply(200, detail)
@@ -180,6 +182,21 @@ def create_product(call: Call) -> Reply:
         return Reply(201, state.new_product(account, validate_product(account, call.body)))
 
 
+def patch_product(call: Call) -> Reply:
+    state, account = call.state, call.account
+    with state.transaction():
+        product = account.products.get(call.id)
+        if product is None:
+            raise no_data(state.assumptions.missing_id_message)
+        data = validate_product_patch(account, product, call.body)
+        if data.get("reference", product["reference"]) != product["reference"]:
+            account.product_by_ref.pop(product["reference"], None)
+        product.update({k: v for k, v in data.items() if k in product})
+        account.add_product(product)
+        state.touch(account, "product", product)
+        return Reply(200, dict(product))
+
+
 def list_units(call: Call) -> Reply:
     return _whole(list(call.account.units.values()))
 
@@ -270,6 +287,7 @@ ROUTES: list[Route] = [
     Route("GET", "products/units", list_units, V10_AND_V11, is_list=True),
     Route("GET", "products/units/{id}", get_unit, V10_AND_V11),
     Route("GET", "products/{id}", get_product, V10_AND_V11),
+    Route("PATCH", "products/{id}", patch_product, V10_AND_V11),
     Route("GET", "stores", list_stores, is_list=True),
     Route("GET", "stores/{id}", get_store),
     Route("GET", "registers", list_registers, is_list=True),

@@ -206,6 +206,35 @@ def validate_product(account: Account, body: object) -> dict:
     return {**body, "reference": reference, "tax_id": tax_id, "gross_price": money(price)}
 
 
+def validate_product_patch(account: Account, product: dict, body: object) -> dict:
+    """PATCH products/{id}: the create fields, each optional; a reference may not collide with another's."""
+    if not isinstance(body, dict):
+        raise invalid("body")
+    for name in body:
+        if name not in PRODUCT_FIELDS:
+            raise invalid(name)
+    if "title" in body and (not isinstance(body["title"], str) or not body["title"].strip()):
+        raise invalid("title")
+    if "unit_id" in body and body["unit_id"] not in account.units:
+        raise invalid("unit_id")
+    reference = str(body.get("reference", product["reference"]) or "")
+    other = account.product_by_ref.get(reference)
+    if reference and other is not None and other != product["id"]:
+        raise invalid("reference", "Já existe um produto com esta referência.")
+    data = dict(body)
+    if "tax_id" in data:
+        data["tax_id"] = str(data["tax_id"] or "").upper()
+        if data["tax_id"] not in TAX_IDS:
+            raise invalid("tax_id")
+    if "gross_price" in data:
+        data["gross_price"] = money(parse_decimal(data["gross_price"], "gross_price"))
+    if data.get("type_id", "P") not in ("P", "S", "O", "I", "E"):
+        raise invalid("type_id")
+    if data.get("status", "on") not in ("on", "off"):
+        raise invalid("status")
+    return data
+
+
 def product_record(product_id: int, data: dict) -> dict:
     return {
         "id": product_id,
@@ -224,6 +253,7 @@ def product_record(product_id: int, data: dict) -> dict:
         "brand_id": data.get("brand_id"),
         "stock_control": data.get("stock_control", 0),
         "status": data.get("status", "on"),
+        # A product's unit is kept: the contract's product.upserted may set it (§6 Product).
     }
 
 

@@ -49,9 +49,13 @@ def short(account: Account, doc: dict, assumptions, output: str | None = None) -
 
 
 def render_output(doc: dict, output: str | None) -> dict:
-    """``output`` asks for a rendering, returned base64-encoded; the simulator's is a text placeholder."""
+    """``output`` asks for a rendering, returned base64-encoded: a real PDF for ``pdf``, else a text placeholder."""
     if not output:
         return {"output": "", "output_data": ""}
+    if output.lower() == "pdf":
+        from .pdf import document_pdf
+
+        return {"output": base64.b64encode(document_pdf(doc)).decode(), "output_data": ""}
     text = f"SIMULATED {output.upper()} {doc['number']} {doc['amount_gross']} EUR"
     return {"output": base64.b64encode(text.encode()).decode(), "output_data": ""}
 

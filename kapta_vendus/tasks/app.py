@@ -5,10 +5,14 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import worker_process_init
 
+from kapta_vendus import metrics
 from kapta_vendus.config import Settings, set_settings
+from kapta_vendus.logs import install_celery_hooks
 from kapta_vendus.tasks import embedded_broker
 
 embedded_broker.install()
+install_celery_hooks()  # JSON logs bound to task_id (kapta_vendus.logs)
+metrics.install_celery_hooks()  # multiprocess samples of exited children
 app = Celery("kapta_vendus", include=["kapta_vendus.tasks.registry"])
 # Lazy: celeryconfig (and so the environment) is read on first use of app.conf, never at import.
 app.config_from_object("celeryconfig")

@@ -53,3 +53,11 @@ def enqueue_notification(event_id: int) -> None:
 
 def enqueue_resume(integration_id: str | None = None) -> None:
     app.signature("kapta.ingest.resume_waiting", args=(integration_id,), immutable=True).apply_async()
+
+
+def enqueue_delivery(delivery_id: int) -> None:
+    app.signature("kapta.outbound.deliver", args=(delivery_id,), immutable=True).apply_async()
+
+
+def enqueue_email(email_id: int) -> None:
+    app.signature("kapta.outbound.email", args=(email_id,), immutable=True).apply_async()

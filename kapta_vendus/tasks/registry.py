@@ -1,5 +1,5 @@
 """Imports every task module so that a worker registers them all (``Celery(include=…)``)."""
 
-from kapta_vendus.tasks import ingest, notify, pipeline, reconcile
+from kapta_vendus.tasks import ingest, notify, outbound, pipeline, reconcile
 
-__all__ = ["ingest", "notify", "pipeline", "reconcile"]
+__all__ = ["ingest", "notify", "outbound", "pipeline", "reconcile"]

@@ -181,6 +181,10 @@ class VendusClient:
         """POST ``products/`` (needs ``title`` and ``unit_id``)."""
         return self._write("POST", "products/", payload)
 
+    def update_product(self, product_id: int | str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """PATCH ``products/{id}`` with the fields to change."""
+        return self._write("PATCH", f"products/{_segment(product_id)}", payload)
+
     def get_product(self, product_id: int | str) -> dict[str, Any]:
         return self._get_object(f"products/{_segment(product_id)}")
 

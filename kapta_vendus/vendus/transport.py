@@ -24,7 +24,7 @@ import requests
 from requests.auth import AuthBase
 from urllib3.exceptions import ClosedPoolError, ConnectTimeoutError, HTTPError, MaxRetryError
 
-from kapta_vendus import __version__
+from kapta_vendus import __version__, metrics
 from kapta_vendus.vendus import money
 from kapta_vendus.vendus.errors import (
     OutcomeUnknown,
@@ -198,6 +198,7 @@ class Transport:
             )
         except requests.RequestException as exc:
             self._log_failure(method, path, started, exc)
+            metrics.vendus_request(method, type(exc).__name__, time.perf_counter() - started)
             # Not chained: library exception text is only kept redacted (see redact()), so a
             # traceback logged with exc_info cannot carry anything the message does not.
             raise self._transport_error(exc, method, path) from None
@@ -217,6 +218,7 @@ class Transport:
 
         status = response.status_code
         log.debug("vendus %s %s -> %d in %.3fs", method, path, status, time.perf_counter() - started)
+        metrics.vendus_request(method, status, time.perf_counter() - started)
         self.gate.observe(response.headers)
         data = self._parse(content)
 

@@ -129,3 +129,29 @@ def test_readiness_fails_when_the_broker_is_down_but_events_are_still_accepted(s
         assert event is not None and event.status == "received"
     finally:
         receiver.stop()
+
+
+# -- metrics across processes ------------------------------------------------------------------------
+def test_metrics_sum_the_worker_and_receiver_processes(stack):
+    """The receiver's gunicorn workers and the Celery worker's children write to one multiprocess
+    directory (both default to $KAPTA_DATA_DIR/prometheus); /metrics adds them up."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    envelope = ev.sale(stack.store_id)
+    assert stack.push(envelope).status_code == 202
+    stack.wait_done(envelope["id"])
+
+    text = requests.get(f"{stack.receiver_url}/metrics", timeout=10).text
+
+    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    mine = {"integration": stack.integration_id}
+
+    def total(name: str, **labels: str) -> float:
+        return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
+
+    assert total("kapta_events_accepted_total", **mine, source="push") >= 1  # written by a web worker
+    assert total("kapta_events_finished_total", **mine, status="done") >= 1  # written by a worker child
+    assert total("kapta_vendus_request_duration_seconds_count", **mine, method="POST") >= 1
+    assert total("kapta_step_duration_seconds_count", step="actions") >= 1
+    assert total("kapta_queue_depth", queue="billing") == 0
+    assert total("kapta_state_up") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from importlib import resources
@@ -13,9 +14,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from kapta_vendus.config import set_settings
 from kapta_vendus.db import migrate
 from kapta_vendus.db.models import Base
 from kapta_vendus.db.session import make_engine
+from kapta_vendus.integrations.channels import channel_url
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +167,35 @@ def test_0003_puts_the_store_in_existing_sale_keys(empty_url):
         assert keys() == (["T1-9", "P-1", "T1-10"], ["sale:T1-9", "document:7"])
     finally:
         engine.dispose()
+
+
+CHANNEL_CONFIG = {"mapping": {"payment_methods": {"cash": 1}},
+          "notifications": {"channels": [{"url": "mailto://ops:hunter2@example.com", "on": ["dead"]}]}}
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_0005_encrypts_clear_channel_urls_and_decrypts_them_back(database, tmp_path, settings, request):
+    """Notification URLs stored in clear before 0005 are encrypted by it, and back on downgrade."""
+    url = f"sqlite:///{tmp_path}/m.sqlite3" if database == "sqlite" else request.getfixturevalue("throwaway_pg_url")
+    set_settings(settings)  # the deployment's keys, as `kapta-vendus db upgrade` has them
+    migrate.upgrade(url, "0002")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO integrations (id, name, status, vendus_base_url, vendus_api_key_enc, mode, "
+                          "config, created_at, updated_at) VALUES ('i-1', 'old', 'active', 'http://v', 'k', "
+                          "'normal', :config, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                     {"config": json.dumps(CHANNEL_CONFIG)})
+
+    def stored() -> dict:
+        with engine.connect() as conn:
+            value = conn.execute(text("SELECT config FROM integrations WHERE id = 'i-1'")).scalar()
+        return value if isinstance(value, dict) else json.loads(value)
+
+    migrate.upgrade(url, "0005")
+    (channel,) = stored()["notifications"]["channels"]
+    assert "hunter2" not in json.dumps(stored()) and set(channel) == {"url_encrypted", "on"}
+    assert channel_url(channel, settings) == "mailto://ops:hunter2@example.com"
+
+    migrate.downgrade(url, "0002")
+    assert stored() == CHANNEL_CONFIG
+    engine.dispose()

@@ -156,3 +156,18 @@ def test_doctor_reports_an_unreachable_broker(env):
     assert result.exit_code == 1
     assert "broker" in result.output
     assert "hunter2-password" not in result.output
+
+
+def test_import_keeps_its_old_form_as_import_history(env, monkeypatch):
+    """`import --integration …` (no subcommand) still runs the historical import: ``import history``."""
+    from kapta_vendus.commands import imports
+
+    seen = []
+    monkeypatch.setattr(imports.history, "callback", lambda **kwargs: seen.append(kwargs["ref"]))
+    runner = CliRunner()
+    assert runner.invoke(cli.main, ["import", "--integration", "shop", "--since", "2024-01-01"], env=env).exit_code == 0
+    assert runner.invoke(cli.main, ["import", "history", "--integration", "shop2", "--since", "2024-01-01"],
+                         env=env).exit_code == 0
+    assert seen == ["shop", "shop2"]
+    listing = runner.invoke(cli.main, ["import", "--help"], env=env).output
+    assert "customers" in listing and "products" in listing and "history" in listing

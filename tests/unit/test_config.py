@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 
 import pytest
@@ -31,10 +32,21 @@ EVERY_VARIABLE = {
     "KAPTA_SWEEP_INTERVAL": ("30", 30),
     "KAPTA_SWEEP_GRACE": ("90", 90),
     "KAPTA_LANGUAGE": ("en", "en"),
+    "KAPTA_LOG_FORMAT": ("human", "human"),
+    "KAPTA_EVENT_SLA": ("900", 900),
+    "KAPTA_CONSOLE_SECURE_COOKIES": ("false", False),
+    "KAPTA_BEAT_KEY_PREFIX": ("kapta-staging", "kapta-staging"),
     "KAPTA_RETRY_HORIZON": ("600", 600),
     "KAPTA_RESUME_INTERVAL": ("5", 5),
     "KAPTA_RECEIVER_CACHE_TTL": ("2.5", 2.5),
     "KAPTA_TASK_SENT_EVENTS": ("yes", True),
+    "KAPTA_DELIVERY_TIMEOUT": ("2", 2.0),
+    "KAPTA_DELIVERY_HORIZON_HOURS": ("24", 24.0),
+    "KAPTA_DELIVERY_BACKOFF": ("5", 5.0),
+    "KAPTA_DELIVERY_COOLDOWN": ("10", 10.0),
+    "KAPTA_DELIVERY_SWEEP_INTERVAL": ("5", 5),
+    "KAPTA_SMTP_URL": ("smtp://mail:pw@mx:587", "smtp://mail:pw@mx:587"),
+    "KAPTA_SMTP_FROM": ("faturas@example.pt", "faturas@example.pt"),
 }
 
 
@@ -196,3 +208,12 @@ def test_unknown_variables_are_reported(caplog, tmp_path):
     with caplog.at_level("WARNING", logger="kapta_vendus.config"):
         Settings.from_env({"KAPTA_DATA_DIR": str(tmp_path), "KAPTA_DATABSE_URL": "sqlite://"})
     assert "KAPTA_DATABSE_URL" in caplog.text
+
+
+def test_the_api_key_variable_of_integrations_create_is_not_reported_as_ignored(caplog):
+    # KAPTA_NEW_VENDUS_API_KEY is the documented way to pass the key to `integrations create`.
+    with caplog.at_level(logging.WARNING, logger="kapta_vendus.config"):
+        Settings.from_env({"KAPTA_NEW_VENDUS_API_KEY": "k"})
+        assert "ignored" not in caplog.text
+        Settings.from_env({"KAPTA_TYPO_LEVEL": "x"})
+    assert "unknown configuration variables ignored: ['KAPTA_TYPO_LEVEL']" in caplog.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import configparser
 import importlib
+import os
 import re
 import runpy
 import shlex
@@ -23,8 +24,8 @@ from kapta_vendus.cli import main
 from kapta_vendus.config import VARIABLES, Settings, set_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCESSES = {"release", "web", "worker", "billing", "beat", "flower"}
-WORKERS = ("worker", "billing")
+PROCESSES = {"release", "web", "worker", "billing", "outbound", "beat", "flower"}
+WORKERS = ("worker", "billing", "outbound")
 TASK_NAME = re.compile(r"^kapta\.[a-z_]+\.[a-z_]+$")
 
 
@@ -99,6 +100,8 @@ def test_billing_runs_on_a_thread_pool_and_the_rest_on_prefork():
     billing, other = (shlex.split(procfile()[name]) for name in ("billing", "worker"))
     assert _queues(billing) == ["billing"] and "--pool=threads" in billing
     assert not any(a.startswith("--pool") for a in other)  # Celery's default: prefork
+    outbound = shlex.split(procfile()["outbound"])
+    assert _queues(outbound) == ["outbound"] and "--pool=threads" in outbound  # waits on other systems
 
 
 def test_a_bare_worker_consumes_every_queue(monkeypatch, tmp_path):
@@ -146,9 +149,10 @@ def test_flower_points_at_the_celery_app():
     assert "flower" in argv
     module, _, attribute = argv[argv.index("-A") + 1].partition(":")
     assert isinstance(getattr(importlib.import_module(module), attribute), Celery)
-    # Flower has no authentication: loopback only, published through the proxy's basic auth.
+    # Loopback only, read-only, and never without its basic auth (FLOWER_BASIC_AUTH=user:password).
     assert "--address=127.0.0.1" in argv
     assert "--read_only=True" in argv
+    assert any(a.startswith("--basic_auth=${FLOWER_BASIC_AUTH:?") for a in argv)
 
 
 def test_web_serves_the_app_factory_with_the_gunicorn_config():
@@ -164,11 +168,17 @@ def test_web_serves_the_app_factory_with_the_gunicorn_config():
 # --- gunicorn -----------------------------------------------------------------------------------
 
 
-def test_gunicorn_config(monkeypatch):
+def test_gunicorn_config(monkeypatch, tmp_path):
     monkeypatch.setenv("PORT", "9123")
     monkeypatch.delenv("GUNICORN_BIND", raising=False)
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setenv("KAPTA_DATA_DIR", str(tmp_path))
     conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    # Prometheus multiprocess mode, in the directory the workers of this host also write to.
+    assert os.environ.get("PROMETHEUS_MULTIPROC_DIR") == str(tmp_path / "prometheus")
+    assert (tmp_path / "prometheus").is_dir() and callable(conf["child_exit"])
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     assert conf["bind"] == "0.0.0.0:9123"
     assert 1 <= conf["workers"] <= 8
     assert conf["timeout"] > 0 and conf["graceful_timeout"] > 0
@@ -286,7 +296,7 @@ def _unit(name: str) -> configparser.ConfigParser:
     return parser
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "billing", "beat", "flower"])
+@pytest.mark.parametrize("name", ["web", "worker", "billing", "outbound", "beat", "flower"])
 def test_systemd_unit_runs_the_procfile_command(name):
     unit = _unit(name)
     service = unit["Service"]

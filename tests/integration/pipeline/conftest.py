@@ -23,7 +23,7 @@ from enqueues import record_enqueues
 from flask.testing import FlaskClient
 from pipeline_testkit import API_KEY, Enqueued, Envelopes, Pipeline, Tenant
 
-from kapta_vendus.config import Settings
+from kapta_vendus.config import Settings, set_settings
 from kapta_vendus.db.session import Database
 from kapta_vendus.integrations.discover import discover_mapping
 from kapta_vendus.integrations.service import create_integration
@@ -44,8 +44,11 @@ def enqueued(monkeypatch) -> Enqueued:
 @pytest.fixture
 def pipeline_settings(settings: Settings, pg_database_url: str) -> Settings:
     # Short Vendus timeouts: a test that hangs on the simulator should fail fast, not after 30 s.
-    return settings.replace(database_url=pg_database_url, vendus_connect_timeout=SIM_TIMEOUT[0],
-                            vendus_timeout=SIM_TIMEOUT[1])
+    configured = settings.replace(database_url=pg_database_url, vendus_connect_timeout=SIM_TIMEOUT[0],
+                                  vendus_timeout=SIM_TIMEOUT[1])
+    # The process-wide settings, as in a worker: notification URLs are decrypted with their keys.
+    set_settings(configured)
+    return configured
 
 
 @pytest.fixture

@@ -82,7 +82,11 @@ def test_a_section_removed_from_the_file_is_removed(world, tmp_path):
     changed = copy.deepcopy(world.document)
     del changed["integrations"][1]["mapping"]
 
-    dry = world.cli("integrations", "apply", _write(tmp_path, changed), "--dry-run")
+    # Without --offline a missing mapping means "what the Vendus account proposes" (the same here).
+    path = _write(tmp_path, changed)
+    assert "shop-b: no change" in world.cli("integrations", "apply", path, "--dry-run").output
+
+    dry = world.cli("integrations", "apply", path, "--dry-run", "--offline")
 
     assert "- mapping.payment_methods.cash:" in dry.output
 
@@ -160,7 +164,9 @@ def test_config_errors_are_reported_with_their_section(world, tmp_path):
 def test_api_key_change_is_shown_without_any_key(world, tmp_path):
     path = _write(tmp_path, world.document)
 
-    dry = world.cli("integrations", "apply", path, "--dry-run", env={"TENANCY_KEY_A": "a-brand-new-key-123"})
+    # --offline: the simulator does not know this key (without it, apply refuses it: see test_tenancy_operator_cli).
+    dry = world.cli("integrations", "apply", path, "--dry-run", "--offline",
+                    env={"TENANCY_KEY_A": "a-brand-new-key-123"})
 
     assert "~ vendus.api_key: <secret> → <new secret from env:TENANCY_KEY_A>" in dry.output
     assert "a-brand-new-key-123" not in dry.output and KEY_A not in dry.output
@@ -204,7 +210,7 @@ def test_declared_secret_rotation_keeps_the_old_secret_for_the_overlap(world, tm
 
 
 def test_a_deleted_integration_cannot_be_reapplied_under_its_name(world, tmp_path):
-    assert world.cli("integrations", "delete", "shop-b").exit_code == 0
+    assert world.cli("integrations", "delete", "shop-b", "--yes").exit_code == 0
 
     result = world.cli("integrations", "apply", _write(tmp_path, world.document))
 

@@ -70,7 +70,7 @@ def test_delete_keeps_the_fiscal_history_and_stops_everything(world):
     world.process(world.a, sale_envelope(world.a.store_id))
     token = world.token("read", tenant=world.a)
 
-    result = world.cli("integrations", "delete", "shop-a")
+    result = world.cli("integrations", "delete", "shop-a", "--yes")
 
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())

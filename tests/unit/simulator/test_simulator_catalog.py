@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from simulator_testkit import KEY_B, error_code
 
@@ -139,3 +141,37 @@ def test_account(api):
     assert account["fiscal_id"] == "501964843" and account["locale"] == {"currency": "EUR"}
     assert api.get(f"account/{account['id']}").status_code == 200
     assert api.get("account/1").status_code == 404
+
+
+def test_product_patch_by_id_keeps_references_unique(api):
+    """PATCH products/{id} takes the create fields (reference/vendus-api.md §6 Product); a reference
+    already used by another product is refused with P001, as on create."""
+    first = api.post("products/", {"title": "Chá", "unit_id": 1, "reference": "CHA-1", "gross_price": "1.20"})
+    other = api.post("products/", {"title": "Café", "unit_id": 1, "reference": "CAFE-1"}).get_json()
+    product = first.get_json()
+    patched = api.patch(f"products/{product['id']}", {"gross_price": "1.5", "type_id": "S", "status": "off",
+                                                    "barcode": "5601"})
+    assert patched.status_code == 200
+    body = patched.get_json()
+    assert (body["gross_price"], body["type_id"], body["status"], body["barcode"]) == ("1.50", "S", "off", "5601")
+    clash = api.patch(f"products/{product['id']}", {"reference": other["reference"]})
+    assert clash.status_code == 403 and error_code(clash) == "P001"
+    assert api.patch(f"products/{product['id']}", {"unit_id": 999}).status_code == 403
+    assert api.patch("products/999999", {"title": "X"}).status_code == 404
+
+
+def test_a_second_client_with_the_same_nif_is_refused(api):
+    """SDK clients_create.md: a POST with a fiscal_id that already exists is an error."""
+    assert api.post("clients/", {"name": "A", "fiscal_id": "501964843"}).status_code == 201
+    again = api.post("clients/", {"name": "B", "fiscal_id": "501964843"})
+    assert again.status_code == 403 and error_code(again) == "P001"
+
+
+def test_a_document_pdf_is_a_real_pdf(api):
+    """documents/{id}.pdf returns the raw PDF, output=pdf a base64 one (reference/vendus-api.md §2, §3.3)."""
+    doc = api.invoice()
+    pdf = api.get(f"documents/{doc['id']}.pdf")
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-1.4")
+
+    detail = api.get(f"documents/{doc['id']}", output="pdf").get_json()
+    assert base64.b64decode(detail["output"]) == pdf.data
