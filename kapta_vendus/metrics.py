@@ -105,9 +105,21 @@ def vendus_request(method: str, status: int | str, seconds: float, integration_i
         m.vendus_errors.labels(label, str(status)).inc()
 
 
+def writes_to_files() -> bool:
+    """Whether this process's samples live in ``PROMETHEUS_MULTIPROC_DIR`` files or in its memory.
+
+    prometheus-client chose when it was first imported; the variable set later (an in-process
+    ``worker`` command, a library that sets it) does not move samples already kept in memory, so
+    reading the files then would lose this process's own samples.
+    """
+    from prometheus_client import values
+
+    return values.ValueClass is not values.MutexValue
+
+
 def mark_process_dead(pid: int) -> None:
     """A gunicorn worker or Celery child exited: drop its live gauges (counters stay summed)."""
-    if os.environ.get(MULTIPROC_ENV):
+    if writes_to_files():
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)
@@ -127,7 +139,7 @@ def exposition(extra_collectors: list[Any]) -> tuple[bytes, str]:
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
     _metrics()  # the families exist (at zero) even before the first event
-    if os.environ.get(MULTIPROC_ENV):
+    if writes_to_files():
         from prometheus_client import multiprocess
 
         samples = CollectorRegistry()

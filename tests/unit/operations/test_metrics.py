@@ -59,3 +59,12 @@ def test_the_state_gauges_report_a_failure_instead_of_failing_the_scrape(setting
     assert content_type.startswith("text/plain")
     assert "kapta_state_up 0.0" in text
     assert "# TYPE kapta_step_duration_seconds histogram" in text
+
+
+def test_a_multiprocess_directory_named_after_import_keeps_this_process_samples(monkeypatch, tmp_path):
+    """The variable set once samples already live in memory (an in-process worker command) made
+    /metrics read the empty directory and drop this process's counters."""
+    metrics.event_finished("m-late", "sale.completed", "done")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    text = metrics.exposition([])[0].decode()
+    assert 'kapta_events_finished_total{integration="m-late",status="done",type="sale.completed"}' in text
