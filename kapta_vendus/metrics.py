@@ -57,6 +57,9 @@ def _metrics() -> SimpleNamespace:
                                   ["integration", "document_type"], buckets=DOCUMENT_BUCKETS),
             vendus=Histogram("kapta_vendus_request_duration_seconds", "Vendus API requests",
                              ["integration", "method", "status"], buckets=LATENCY_BUCKETS),
+            delivery_failures=Counter(
+                "kapta_delivery_failures", "Deliveries to destinations that failed (an HTTP error or transport)",
+                ["integration", "destination", "status", "outcome"]),
             vendus_errors=Counter("kapta_vendus_errors", "Vendus requests that failed (HTTP error or transport)",
                                   ["integration", "status"]),
         )
@@ -115,6 +118,12 @@ def writes_to_files() -> bool:
     from prometheus_client import values
 
     return values.ValueClass is not values.MutexValue
+
+
+def delivery_failed(integration_id: str, destination: str, status: str, outcome: str) -> None:
+    """A failed attempt to a destination: ``status`` is the HTTP status or the transport error's name,
+    ``outcome`` what follows (retry, dead when the horizon is over, gone when the destination said 410)."""
+    _metrics().delivery_failures.labels(integration_id, destination, status, outcome).inc()
 
 
 def mark_process_dead(pid: int) -> None:

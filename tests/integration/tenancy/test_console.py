@@ -183,6 +183,7 @@ def test_revoking_the_token_ends_its_console_sessions(world, browser):
 
 def test_a_destination_page_lists_its_deliveries_and_sends_a_dead_one_again(world, browser, monkeypatch):
     from destination_server import DestinationServer
+    from prometheus_client import REGISTRY
 
     from kapta_vendus.destinations import sender
     from kapta_vendus.tasks import dispatch
@@ -197,7 +198,10 @@ def test_a_destination_page_lists_its_deliveries_and_sends_a_dead_one_again(worl
         world.process(world.a, sale_envelope(world.a.store_id, sale_id="DEST-1"))
         (delivery_id,) = sent
         short = world.settings.replace(delivery_horizon_hours=0.0001, delivery_backoff=60)
+        labels = {"integration": world.a.id, "destination": "erp", "status": "503", "outcome": "dead"}
+        failures_before = REGISTRY.get_sample_value("kapta_delivery_failures_total", labels) or 0
         assert sender.deliver(world.db, short, delivery_id) == "dead"
+        assert REGISTRY.get_sample_value("kapta_delivery_failures_total", labels) == failures_before + 1
 
         login(browser, world.token("read", tenant=world.a))
         integration_page = browser.get(f"/console/integrations/{world.a.id}").get_data(as_text=True)

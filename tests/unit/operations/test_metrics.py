@@ -68,3 +68,17 @@ def test_a_multiprocess_directory_named_after_import_keeps_this_process_samples(
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     text = metrics.exposition([])[0].decode()
     assert 'kapta_events_finished_total{integration="m-late",status="done",type="sale.completed"}' in text
+
+
+def test_delivery_failures_by_integration_destination_status_and_outcome():
+    from kapta_vendus.destinations.sender import Attempt
+
+    refused = Attempt(503, None, "busy")
+    unreachable = Attempt(None, None, "", "ConnectTimeout: HTTPSConnectionPool(host='erp.example')")
+    assert (refused.code, unreachable.code) == ("503", "ConnectTimeout")
+    metrics.delivery_failed("m-4", "erp", refused.code, "retry")
+    metrics.delivery_failed("m-4", "erp", unreachable.code, "dead")
+    assert sample("kapta_delivery_failures_total", integration="m-4", destination="erp", status="503",
+                  outcome="retry") == 1
+    assert sample("kapta_delivery_failures_total", integration="m-4", destination="erp", status="ConnectTimeout",
+                  outcome="dead") == 1
