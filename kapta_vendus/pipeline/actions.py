@@ -272,9 +272,11 @@ EXECUTORS = {
 
 def _register_corrections() -> None:
     # Imported here: the correction action builds on this module's helpers.
+    from kapta_vendus.masterdata.upsert import execute_upsert
     from kapta_vendus.pipeline.correction_action import reissue_to_customer
 
     EXECUTORS["reissue_to_customer"] = reissue_to_customer
+    EXECUTORS["upsert_masterdata"] = execute_upsert
 
 
 _register_corrections()

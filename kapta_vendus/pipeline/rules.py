@@ -31,7 +31,7 @@ from kapta_vendus.events.errors import Rejection
 from kapta_vendus.events.fields import Text
 from kapta_vendus.events.validation import flatten_errors
 from kapta_vendus.pipeline.civa import legal_fs_limit
-from kapta_vendus.pipeline.decide import Action, ActionKind, default_actions, make_action
+from kapta_vendus.pipeline.decide import INTERNAL_KINDS, Action, ActionKind, default_actions, make_action
 from kapta_vendus.pipeline.errors import RuleConfigError, RuleEvaluationError
 from kapta_vendus.pipeline.fiscal import resolve_client
 from kapta_vendus.pipeline.mapping import IntegrationMapping
@@ -190,6 +190,9 @@ def _compile_actions(
             action = make_action(raw["kind"], raw.get("params"))
         except ValueError as exc:
             problems.append(f"actions[{index}]: {exc}")
+            continue
+        if action.kind in INTERNAL_KINDS:
+            problems.append(f"actions[{index}]: {action.kind} is decided by the service, not by rules")
             continue
         allowed = _ACTION_EVENTS.get(action.kind)
         if allowed is not None and (not events or not events <= allowed):
