@@ -209,6 +209,9 @@ VARIABLES: tuple[Variable, ...] = (
              secret=True),
     Variable("KAPTA_SMTP_FROM", "smtp_from", str, "",
              "Sender address of documents emailed to customers (an integration may set its own)."),
+    Variable("KAPTA_EXEMPTION_CACHE_SECONDS", "exemption_cache_seconds", _non_negative_float, "3600",
+             "Seconds a worker keeps a Vendus account's list of VAT exemption reasons (GET taxes/exemptions) "
+             "before asking again (0: ask for every exempt document)."),
 )
 
 
@@ -247,6 +250,7 @@ class Settings:
     delivery_sweep_interval: int = 15
     smtp_url: str = field(default="", repr=False)
     smtp_from: str = ""
+    exemption_cache_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
         # Derived defaults are filled here so that Settings() and from_env() agree.

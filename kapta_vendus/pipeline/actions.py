@@ -60,7 +60,7 @@ def today(ctx: StepContext) -> date:
 
 def account_exemptions(ctx: StepContext) -> Any:
     client = c.vendus(ctx)
-    return EXEMPTIONS.get(ctx.integration_id, client.list_tax_exemptions)
+    return EXEMPTIONS.get(ctx.integration_id, client.list_tax_exemptions, ttl=ctx.settings.exemption_cache_seconds)
 
 
 def _record(ctx: StepContext, issued: Issued, payload: dict[str, Any], *, sale_id: str,
