@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import threading
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,6 +26,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 DOCUMENT_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600, 14400, 86400)
 _lock = threading.Lock()
+_instruments: SimpleNamespace | None = None
 
 
 def default_multiproc_dir(data_dir: str) -> str:
@@ -39,30 +39,43 @@ def use_multiproc_dir(path: str) -> None:
     Path(os.environ[MULTIPROC_ENV]).mkdir(parents=True, exist_ok=True)
 
 
-@cache
 def _metrics() -> SimpleNamespace:
+    """The instruments, made once per process.
+
+    Created under a lock and checked again inside it: the receiver's threads meet here at once on
+    their first requests, and a second registration of the same family raises DuplicateTimeseries
+    (a 500 to the sender). ``functools.cache`` does not serialise the first calls, so it is not enough.
+    """
+    global _instruments
+    if _instruments is None:
+        with _lock:
+            if _instruments is None:
+                _instruments = _make_instruments()
+    return _instruments
+
+
+def _make_instruments() -> SimpleNamespace:
     from prometheus_client import Counter, Histogram
 
-    with _lock:
-        return SimpleNamespace(
-            accepted=Counter("kapta_events_accepted", "Events accepted into the inbox",
-                             ["integration", "type", "source"]),
-            finished=Counter("kapta_events_finished", "Events that reached an end state (done, rejected, dead)",
-                             ["integration", "type", "status"]),
-            step_failures=Counter("kapta_step_failures", "Pipeline steps that failed (retryable or not)",
-                                  ["integration", "step"]),
-            step_duration=Histogram("kapta_step_duration_seconds", "Duration of one pipeline step",
-                                    ["step", "status"], buckets=LATENCY_BUCKETS),
-            to_document=Histogram("kapta_event_to_document_seconds", "From acceptance to the document issued",
-                                  ["integration", "document_type"], buckets=DOCUMENT_BUCKETS),
-            vendus=Histogram("kapta_vendus_request_duration_seconds", "Vendus API requests",
-                             ["integration", "method", "status"], buckets=LATENCY_BUCKETS),
-            delivery_failures=Counter(
-                "kapta_delivery_failures", "Deliveries to destinations that failed (an HTTP error or transport)",
-                ["integration", "destination", "status", "outcome"]),
-            vendus_errors=Counter("kapta_vendus_errors", "Vendus requests that failed (HTTP error or transport)",
-                                  ["integration", "status"]),
-        )
+    return SimpleNamespace(
+        accepted=Counter("kapta_events_accepted", "Events accepted into the inbox",
+                         ["integration", "type", "source"]),
+        finished=Counter("kapta_events_finished", "Events that reached an end state (done, rejected, dead)",
+                         ["integration", "type", "status"]),
+        step_failures=Counter("kapta_step_failures", "Pipeline steps that failed (retryable or not)",
+                              ["integration", "step"]),
+        step_duration=Histogram("kapta_step_duration_seconds", "Duration of one pipeline step",
+                                ["step", "status"], buckets=LATENCY_BUCKETS),
+        to_document=Histogram("kapta_event_to_document_seconds", "From acceptance to the document issued",
+                              ["integration", "document_type"], buckets=DOCUMENT_BUCKETS),
+        vendus=Histogram("kapta_vendus_request_duration_seconds", "Vendus API requests",
+                         ["integration", "method", "status"], buckets=LATENCY_BUCKETS),
+        delivery_failures=Counter(
+            "kapta_delivery_failures", "Deliveries to destinations that failed (an HTTP error or transport)",
+            ["integration", "destination", "status", "outcome"]),
+        vendus_errors=Counter("kapta_vendus_errors", "Vendus requests that failed (HTTP error or transport)",
+                              ["integration", "status"]),
+    )
 
 
 def _integration(integration_id: str | None) -> str:

@@ -82,3 +82,39 @@ def test_delivery_failures_by_integration_destination_status_and_outcome():
                   outcome="retry") == 1
     assert sample("kapta_delivery_failures_total", integration="m-4", destination="erp", status="ConnectTimeout",
                   outcome="dead") == 1
+
+
+def test_instruments_are_made_once_when_first_requests_arrive_together(monkeypatch):
+    """Concurrent first requests of the receiver must not register the families twice.
+
+    A second registration raises DuplicateTimeseries, which the receiver answered as a 500 right
+    after a restart (found by the ledger suite). The maker is slowed down so that every thread is
+    inside ``_metrics`` before the first one has finished making the instruments.
+    """
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    made: list[SimpleNamespace] = []
+
+    def slow_maker() -> SimpleNamespace:
+        time.sleep(0.05)
+        made.append(SimpleNamespace())
+        return made[-1]
+
+    monkeypatch.setattr(metrics, "_instruments", None)
+    monkeypatch.setattr(metrics, "_make_instruments", slow_maker)
+    start = threading.Barrier(8)
+    seen: list[SimpleNamespace] = []
+
+    def first_request() -> None:
+        start.wait()
+        seen.append(metrics._metrics())
+
+    threads = [threading.Thread(target=first_request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1
+    assert len(seen) == 8 and all(instruments is made[0] for instruments in seen)

@@ -1,0 +1,1 @@
+"""The one-hour soak (see ``__main__``)."""
