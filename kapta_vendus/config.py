@@ -166,7 +166,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("KAPTA_VISIBILITY_TIMEOUT", "visibility_timeout", _positive_int, "3600",
              "Seconds before Redis redelivers an unacknowledged task. Must exceed the task time limit."),
     Variable("KAPTA_TASK_MAX_RETRIES", "task_max_retries", _positive_int, "8",
-             "Retries of a step on a retryable error before its event goes dead."),
+             "Retries in place of a transient error (database, Redis) before the event is parked to wait; "
+             "it goes dead only past KAPTA_RETRY_HORIZON."),
     Variable("KAPTA_RECONCILE_INTERVAL", "reconcile_interval", _positive_int, "300",
              "Seconds between two polls of each store by beat."),
     Variable("KAPTA_SWEEP_INTERVAL", "sweep_interval", _positive_int, "60",

@@ -334,3 +334,12 @@ def test_nginx_body_limit_matches_the_receiver():
     (size,) = re.findall(r"^\s*client_max_body_size\s+(\d+)([km]?);", conf, re.MULTILINE)
     multiplier = {"": 1, "k": 1024, "m": 1024 * 1024}[size[1]]
     assert int(size[0]) * multiplier == Settings().receiver_max_body
+
+
+def test_readme_configuration_table_is_the_generated_output(tmp_path):
+    """The README says its configuration table is generated from the settings table: keep it so."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("| Variable | Default | Purpose |")
+    table = readme[start:readme.index("\n\n", start)]
+    generated = run_cli(["config", "--format", "markdown"], {"KAPTA_DATA_DIR": str(tmp_path)}).output.strip("\n")
+    assert table == generated, "README's configuration table is stale: kapta-vendus config --format markdown"
