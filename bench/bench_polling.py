@@ -1,6 +1,7 @@
 """Polling benchmark: CPU per idle store-poll, and how many stores one node polls every interval.
 
     .venv/bin/python -m bench.bench_polling [--polls 300] [--documents 50]
+    .venv/bin/python -m bench.bench_polling --stores 10000 [--latencies 0,250]   (bench.polling_scale)
 
 It creates a scratch PostgreSQL database, starts the Vendus simulator (a subprocess, so its CPU is
 not counted as the poller's) with ``--documents`` documents of the last days in its store, creates
@@ -29,8 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--polls", type=int, default=300)
     parser.add_argument("--documents", type=int, default=50, help="documents in the store's poll window")
     parser.add_argument("--interval", type=float, default=300.0, help="seconds between two polls of a store")
+    parser.add_argument("--stores", type=int, default=0,
+                        help="a real schedule window of this many stores (bench.polling_scale); 0: one store")
+    parser.add_argument("--latencies", default="0,250", help="simulator latencies (ms) of the --stores windows")
+    parser.add_argument("--per-integration", type=int, default=100, help="stores per integration (--stores)")
+    parser.add_argument("--concurrency", type=int, default=2, help="prefork processes of the worker (--stores)")
     add_run_arguments(parser)
     args = parser.parse_args(argv)
+    if args.stores:
+        return scale(args)
 
     import requests
 
@@ -80,6 +88,27 @@ def main(argv: list[str] | None = None) -> int:
                   "poller_cpu_ms_per_poll": 1000 * cpu / polls, "postgres_cpu_ms_per_poll": 1000 * pg / polls,
                   "run_rows_written_by_idle_polls": runs_written,
                   "stores_per_2_core_node_at_50_percent": int(2 * 0.5 * args.interval / per_poll)}
+    print(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def scale(args) -> int:
+    from bench.polling_scale import one_window
+    from kapta_vendus.tasks.app import configure
+
+    windows = []
+    with ExitStack() as stack:
+        workdir, _, broker, settings = enter_run(stack, args)
+        configure(settings)
+        processes = BenchProcesses(workdir, settings)
+        stack.callback(processes.stop_all)
+        for latency in (float(v) for v in args.latencies.split(",")):
+            windows.append(one_window(args, settings, processes, latency, broker))
+            print(json.dumps(windows[-1]), flush=True)
+    report = {"benchmark": "polling at scale", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+              "interval_seconds": args.interval, "concurrency": args.concurrency, "windows": windows}
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -103,7 +103,8 @@ def config_cmd(fmt: str) -> None:
     if fmt == "markdown":
         click.echo("| Variable | Default | Purpose |\n|---|---|---|")
         for v in VARIABLES:
-            click.echo(f"| `{v.env}` | `{v.default}` | {v.doc} |")
+            default = f"`{v.default}`" if v.default else "(empty)"
+            click.echo(f"| `{v.env}` | {default} | {v.doc} |")
     elif fmt == "env":
         for v in VARIABLES:
             click.echo(f"# {v.doc}\n{v.env}={v.default}\n")

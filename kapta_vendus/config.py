@@ -166,7 +166,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("KAPTA_VISIBILITY_TIMEOUT", "visibility_timeout", _positive_int, "3600",
              "Seconds before Redis redelivers an unacknowledged task. Must exceed the task time limit."),
     Variable("KAPTA_TASK_MAX_RETRIES", "task_max_retries", _positive_int, "8",
-             "Retries of a step on a retryable error before its event goes dead."),
+             "Retries in place of a transient error (database, Redis) before the event is parked to wait; "
+             "it goes dead only past KAPTA_RETRY_HORIZON."),
     Variable("KAPTA_RECONCILE_INTERVAL", "reconcile_interval", _positive_int, "300",
              "Seconds between two polls of each store by beat."),
     Variable("KAPTA_SWEEP_INTERVAL", "sweep_interval", _positive_int, "60",
@@ -209,6 +210,9 @@ VARIABLES: tuple[Variable, ...] = (
              secret=True),
     Variable("KAPTA_SMTP_FROM", "smtp_from", str, "",
              "Sender address of documents emailed to customers (an integration may set its own)."),
+    Variable("KAPTA_EXEMPTION_CACHE_SECONDS", "exemption_cache_seconds", _non_negative_float, "3600",
+             "Seconds a worker keeps a Vendus account's list of VAT exemption reasons (GET taxes/exemptions) "
+             "before asking again (0: ask for every exempt document)."),
 )
 
 
@@ -247,6 +251,7 @@ class Settings:
     delivery_sweep_interval: int = 15
     smtp_url: str = field(default="", repr=False)
     smtp_from: str = ""
+    exemption_cache_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
         # Derived defaults are filled here so that Settings() and from_env() agree.

@@ -70,6 +70,9 @@ def _make_instruments() -> SimpleNamespace:
                               ["integration", "document_type"], buckets=DOCUMENT_BUCKETS),
         vendus=Histogram("kapta_vendus_request_duration_seconds", "Vendus API requests",
                          ["integration", "method", "status"], buckets=LATENCY_BUCKETS),
+        delivery_failures=Counter(
+            "kapta_delivery_failures", "Deliveries to destinations that failed (an HTTP error or transport)",
+            ["integration", "destination", "status", "outcome"]),
         vendus_errors=Counter("kapta_vendus_errors", "Vendus requests that failed (HTTP error or transport)",
                               ["integration", "status"]),
     )
@@ -118,9 +121,27 @@ def vendus_request(method: str, status: int | str, seconds: float, integration_i
         m.vendus_errors.labels(label, str(status)).inc()
 
 
+def writes_to_files() -> bool:
+    """Whether this process's samples live in ``PROMETHEUS_MULTIPROC_DIR`` files or in its memory.
+
+    prometheus-client chose when it was first imported; the variable set later (an in-process
+    ``worker`` command, a library that sets it) does not move samples already kept in memory, so
+    reading the files then would lose this process's own samples.
+    """
+    from prometheus_client import values
+
+    return values.ValueClass is not values.MutexValue
+
+
+def delivery_failed(integration_id: str, destination: str, status: str, outcome: str) -> None:
+    """A failed attempt to a destination: ``status`` is the HTTP status or the transport error's name,
+    ``outcome`` what follows (retry, dead when the horizon is over, gone when the destination said 410)."""
+    _metrics().delivery_failures.labels(integration_id, destination, status, outcome).inc()
+
+
 def mark_process_dead(pid: int) -> None:
     """A gunicorn worker or Celery child exited: drop its live gauges (counters stay summed)."""
-    if os.environ.get(MULTIPROC_ENV):
+    if writes_to_files():
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)
@@ -140,7 +161,7 @@ def exposition(extra_collectors: list[Any]) -> tuple[bytes, str]:
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
     _metrics()  # the families exist (at zero) even before the first event
-    if os.environ.get(MULTIPROC_ENV):
+    if writes_to_files():
         from prometheus_client import multiprocess
 
         samples = CollectorRegistry()

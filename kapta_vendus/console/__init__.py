@@ -62,7 +62,7 @@ def init_console(app: Flask, settings: Settings) -> None:
         WTF_CSRF_SSL_STRICT=settings.console_secure_cookies,
     )
     csrf.init_app(app)
-    from kapta_vendus.console import views_events, views_integrations  # noqa: F401 - they add routes to bp
+    from kapta_vendus.console import views_destinations, views_events, views_integrations  # noqa: F401 - they add routes to bp
     from kapta_vendus.console.auth import bp
 
     app.register_blueprint(bp, url_prefix=PREFIX)

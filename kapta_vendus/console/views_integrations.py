@@ -12,6 +12,7 @@ from kapta_vendus.console import charts
 from kapta_vendus.console.auth import bp, db, may_see, visible_ids
 from kapta_vendus.console.present import age
 from kapta_vendus.db.models import Integration, utcnow
+from kapta_vendus.destinations.registry import describe_destination, list_destinations
 from kapta_vendus.integrations.dryrun import dry_run
 from kapta_vendus.integrations.lifecycle import describe
 
@@ -64,7 +65,9 @@ def integration(integration_id: str):
                 report = dry_run(session, row, envelope)
             except ValueError as exc:
                 problem = f"not a JSON event: {exc}"
+        destinations = [describe_destination(session, d) for d in list_destinations(session, row.id)]
         return render_template("integration.html", detail=detail, sample=sample, report=report, problem=problem,
+                               destinations=destinations,
                                config_json=json.dumps(detail["config"], indent=2, ensure_ascii=False, default=str),
                                report_json=json.dumps(report, indent=2, ensure_ascii=False, default=str)
                                if report is not None else None)

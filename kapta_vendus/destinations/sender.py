@@ -16,6 +16,7 @@ import requests
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
+from kapta_vendus import metrics
 from kapta_vendus.config import Settings
 from kapta_vendus.db.models import utcnow
 from kapta_vendus.db.session import Database
@@ -37,6 +38,8 @@ class Claim:
     body: str
     secrets: tuple[str, ...]
     attempts: int
+    integration_id: str = ""
+    destination: str = ""  # its name (the failures metric's label)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,13 @@ class Attempt:
     retry_after: str | None
     excerpt: str
     error: str | None = None
+
+    @property
+    def code(self) -> str:
+        """The HTTP status, or the transport error's name when no response came back."""
+        if self.status_code is not None:
+            return str(self.status_code)
+        return (self.error or "error").split(":", 1)[0]
 
 
 def lease_seconds(settings: Settings) -> float:
@@ -91,7 +101,8 @@ def claim(db: Database, settings: Settings, delivery_id: int, *, force: bool = F
         delivery.last_attempt_at = now
         delivery.next_attempt_at = now + timedelta(seconds=lease_seconds(settings))
         return Claim(delivery.id, destination.url, delivery.webhook_id, delivery.body,
-                     tuple(signing_secrets(settings, destination, now)), delivery.attempts)
+                     tuple(signing_secrets(settings, destination, now)), delivery.attempts,
+                     delivery.integration_id, destination.name)
 
 
 def post(settings: Settings, http: requests.Session, taken: Claim) -> Attempt:
@@ -156,6 +167,8 @@ def deliver(db: Database, settings: Settings, delivery_id: int, *, http: request
         if own:
             http.close()
     outcome = record(db, settings, taken, attempt)
+    if outcome in ("retry", "dead", "gone"):
+        metrics.delivery_failed(taken.integration_id, taken.destination, attempt.code, outcome)
     if outcome in ("dead", "gone"):
         from kapta_vendus.destinations.alerts import raise_alert
 

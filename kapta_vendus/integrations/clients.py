@@ -23,18 +23,12 @@ def client_for(settings: Settings, integration: Integration) -> VendusClient:
     limits = limits_of(integration.config)
     # The cache key changes when the API key, URL or budget changes, so an applied change takes
     # effect at once. Only a digest of the key is kept, never the key itself.
-    cache_key = (integration.id, integration.vendus_base_url, hashlib.sha256(key.encode()).hexdigest(), limits)
-    clients: dict = getattr(_local, "clients", None) or {}
-    _local.clients = clients
-    client = clients.get(cache_key)
-    if client is None:
-        for stale in [k for k in clients if k[0] == integration.id]:
-            clients.pop(stale).close()
-        client = clients[cache_key] = VendusClient(
-            integration.vendus_base_url, key,
-            timeout=(settings.vendus_connect_timeout, settings.vendus_timeout),
-            throttle=throttle_for(settings, integration.id, limits))
-    return client
+    cache_key = (integration.id, "row", integration.vendus_base_url, hashlib.sha256(key.encode()).hexdigest(),
+                 limits)
+    return _cached(cache_key, lambda: VendusClient(
+        integration.vendus_base_url, key,
+        timeout=(settings.vendus_connect_timeout, settings.vendus_timeout),
+        throttle=throttle_for(settings, integration.id, limits)))
 
 
 def client_for_view(settings: Settings, view) -> VendusClient:
@@ -45,15 +39,23 @@ def client_for_view(settings: Settings, view) -> VendusClient:
     """
     from kapta_vendus.integrations.crypto import decrypt
 
-    cache_key = ("view", view.id, view.updated_at)
+    return _cached((view.id, "view", view.updated_at), lambda: VendusClient(
+        view.vendus_base_url, decrypt(settings, view.api_key_enc),
+        timeout=(settings.vendus_connect_timeout, settings.vendus_timeout),
+        throttle=throttle_for(settings, view.id, view.limits)))
+
+
+def _cached(cache_key: tuple, make) -> VendusClient:
+    """This thread's client under ``cache_key`` = (integration id, kind, version...).
+
+    A new version of the same integration and kind closes the old client, so a rotated key or a
+    changed URL never lingers in a Session.
+    """
     clients: dict = getattr(_local, "clients", None) or {}
     _local.clients = clients
     client = clients.get(cache_key)
     if client is None:
-        for stale in [k for k in clients if k[1] == view.id]:
+        for stale in [k for k in clients if k[:2] == cache_key[:2]]:
             clients.pop(stale).close()
-        client = clients[cache_key] = VendusClient(
-            view.vendus_base_url, decrypt(settings, view.api_key_enc),
-            timeout=(settings.vendus_connect_timeout, settings.vendus_timeout),
-            throttle=throttle_for(settings, view.id, view.limits))
+        client = clients[cache_key] = make()
     return client

@@ -19,7 +19,7 @@ from kapta_vendus.events.validation import validate_event
 from kapta_vendus.integrations.config import skip_reason
 from kapta_vendus.pipeline.mapping import IntegrationMapping, map_sale
 from kapta_vendus.pipeline.mirror import linked_documents
-from kapta_vendus.pipeline.normalise import context_as_json, normalise, to_context
+from kapta_vendus.pipeline.normalise import context_as_json, normalise
 from kapta_vendus.pipeline.payloads import (
     build_credit_note_payload,
     build_document_payload,
@@ -27,7 +27,7 @@ from kapta_vendus.pipeline.payloads import (
     build_sale_receipt_payload,
 )
 from kapta_vendus.pipeline.references import receipt_reference, sale_key, sale_reference
-from kapta_vendus.pipeline.rules import compile_rules, plan_actions
+from kapta_vendus.pipeline.rules import compile_rules, event_context, plan_actions
 
 PENDING_FT = "FT <to be issued>"
 
@@ -51,7 +51,7 @@ def dry_run(session: Session, integration: Integration, envelope: dict[str, Any]
         event = normalise(validate_event(envelope))
         mapping = IntegrationMapping.from_dict({"mode": integration.mode, **(config.get("mapping") or {})})
         rules = compile_rules(config.get("rules") or [])
-        context = to_context(event, tz=mapping.timezone_for(event.store_id))
+        context = event_context(event, mapping)
         report["context"] = context_as_json(context)
         for rule in rules:
             applies = rule.applies_to(str(event.type))

@@ -12,7 +12,9 @@ order events arrive in it, so after Redis loses it, the sweeper rebuilding it fr
 (oldest first, see ``lost``) puts every event back where it was. When an event ends, the oldest
 waiting events take the free slots and are published from where they stopped.
 
-Both operations are single Lua scripts (atomic) on Redis' clock; slots are leases, so a worker that
+Both operations are single Lua scripts (atomic) on Redis' clock; the admission also pushes the
+chain's first message onto its queue's list when admitted (``tasks.prepared``), so that admitting
+and publishing is one round trip and an event is never admitted without being queued; slots are leases, so a worker that
 dies holding one frees it when the lease ends. Without Redis (the embedded default, one machine)
 there is nothing shared to gate with, and everything is admitted. Every Redis error here is
 logged and admits (or leaves the slot to expire): fairness is never a reason to stop billing.
@@ -31,6 +33,7 @@ from kapta_vendus.db.models import Event, Integration
 from kapta_vendus.db.session import Database, database_for
 from kapta_vendus.integrations.config import limits_of
 from kapta_vendus.integrations.shared import per_broker, redis_client
+from kapta_vendus.tasks.prepared import PreparedMessage
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,9 @@ LEASE_SECONDS = 900  # longer than the longest retry countdown (600 s) plus a ta
 WAITING_TTL = 7 * 24 * 3600
 SENTINEL = "kapta:fair:alive"  # absent after Redis lost its data
 
-# KEYS: holders (zset event -> lease end), waiting (zset "event|task" -> inbox id)
-# ARGV: event id, cap, lease seconds, waiting member, waiting ttl
+# KEYS: holders (zset event -> lease end), waiting (zset "event|task" -> inbox id)[, queue list]
+# ARGV: event id, cap, lease seconds, waiting member, waiting ttl[, message]
+# With the third key, an admitted event's message is pushed onto the queue's list (kombu's LPUSH).
 # Returns {admitted (0/1), woken members...}
 _ADMIT = """
 local clock = redis.call('TIME')
@@ -66,6 +70,7 @@ end
 if result[1] == 1 then
   redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
   redis.call('EXPIRE', KEYS[1], lease * 2)
+  if KEYS[3] then redis.call('LPUSH', KEYS[3], ARGV[6]) end
 end
 return result
 """
@@ -104,6 +109,7 @@ class Resume:
 class Admission:
     admitted: bool
     woken: tuple[Resume, ...] = ()
+    pushed: bool = False  # the message given to ``admit`` is on its queue
 
 
 def _resumes(members) -> tuple[Resume, ...]:
@@ -126,10 +132,15 @@ class RedisGate:
     def keys(integration_id: str) -> list[str]:
         return [f"kapta:fair:{integration_id}:holders", f"kapta:fair:{integration_id}:waiting"]
 
-    def admit(self, integration_id: str, event_id: int, task: str, cap: int) -> Admission:
-        result = self._admit(keys=self.keys(integration_id),
-                             args=[event_id, cap, self.lease, f"{event_id}|{task}", WAITING_TTL])
-        return Admission(bool(int(result[0])), _resumes(result[1:]))
+    def admit(self, integration_id: str, event_id: int, task: str, cap: int,
+              message: PreparedMessage | None = None) -> Admission:
+        keys, args = self.keys(integration_id), [event_id, cap, self.lease, f"{event_id}|{task}", WAITING_TTL]
+        if message is not None:
+            keys.append(message.queue_key)
+            args.append(message.payload)
+        result = self._admit(keys=keys, args=args)
+        admitted = bool(int(result[0]))
+        return Admission(admitted, _resumes(result[1:]), pushed=admitted and message is not None)
 
     def release(self, integration_id: str, event_id: int, cap: int) -> tuple[Resume, ...]:
         return _resumes(self._release(keys=self.keys(integration_id), args=[event_id, cap, self.lease]))
@@ -146,8 +157,9 @@ class RedisGate:
 class OpenGate:
     """No shared store: admit everything (see the module docstring)."""
 
-    def admit(self, integration_id: str, event_id: int, task: str, cap: int) -> Admission:
-        return Admission(True)
+    def admit(self, integration_id: str, event_id: int, task: str, cap: int,
+              message: PreparedMessage | None = None) -> Admission:
+        return Admission(True)  # never pushes: the caller publishes
 
     def release(self, integration_id: str, event_id: int, cap: int) -> tuple[Resume, ...]:
         return ()
@@ -186,8 +198,10 @@ Enqueue = Callable[..., None]  # tasks.dispatch.enqueue_event(event_id, start_at
 
 
 def admitted_for_enqueue(event_id: int, task: str, enqueue: Enqueue, *, integration_id: str | None = None,
-                         cap: int | None = None) -> bool:
-    """True if the chain may be published now; False if the event joined its waiting line."""
+                         cap: int | None = None,
+                         message: Callable[[], PreparedMessage | None] | None = None) -> bool:
+    """True if the caller must publish the chain now; False if the event joined its waiting line,
+    or was admitted and its chain's first message (``message()``) pushed by the same script."""
     settings = get_settings()
     if not settings.uses_redis:
         return True
@@ -197,12 +211,13 @@ def admitted_for_enqueue(event_id: int, task: str, enqueue: Enqueue, *, integrat
             return True  # the stage itself will find that the event does not exist
         integration_id, cap = share
     try:
-        admission = gate_for(settings).admit(integration_id, event_id, task, cap)
+        gate = gate_for(settings)
+        admission = gate.admit(integration_id, event_id, task, cap, message() if message else None)
     except Exception as exc:  # noqa: BLE001 - the gate is for fairness, never a reason to stop billing
         log.warning("fair-scheduling gate unavailable (%s): event admitted", type(exc).__name__)
         return True
     _wake(admission.woken, enqueue)
-    return admission.admitted
+    return admission.admitted and not admission.pushed
 
 
 def release_event(settings: Settings, integration_id: str, event_id: int, enqueue: Enqueue) -> None:

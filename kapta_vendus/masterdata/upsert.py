@@ -6,6 +6,10 @@ whose Vendus body did not change writes nothing either. A record without a map r
 Vendus before anything is created (a client by NIF, then by ``external_reference`` = the source's
 customer_id; a product by reference), so a retry after a lost reply, or a client that exists in
 Vendus already, is adopted rather than duplicated (Vendus refuses a second client with one NIF).
+
+Where it runs: ``prepare`` only decides (``steps.rules`` plans one ``upsert_masterdata`` action), and
+``bill`` executes it like any billing action, inside the integration's circuit breaker and request
+budget, waiting out a Vendus outage instead of failing the event.
 """
 
 from __future__ import annotations
@@ -38,14 +42,29 @@ class UpsertOutcome:
         return f"{self.kind} {self.key}: Vendus id {self.vendus_id} ({self.action})"
 
 
-def apply_masterdata(ctx: StepContext) -> StepResult:
-    """The whole work of a master-data event, in place of the billing chain (one step run)."""
+def validate_masterdata(ctx: StepContext) -> StepResult:
+    """``validate`` of a master-data event: a change polled from Vendus ends here (recorded and
+    forwarded only); an upsert goes on to be decided and, in ``bill``, written into Vendus."""
     event = c.validated(ctx)
-    if event.type.value not in UPSERTS:  # a change polled from Vendus: recorded and forwarded only
+    if event.type.value not in UPSERTS:
         return StepResult(f"{event.type.value} {event.data.get('id')} recorded", finish="done")
-    kind = "customer" if event.type.value == "customer.upserted" else "product"
-    outcome = upsert(ctx, kind, dict(event.data), event.occurred_at)
-    return StepResult(outcome.summary(), output=outcome.__dict__, finish="done")
+    return StepResult(f"{event.type.value} {record_key(ctx)[1]} valid")
+
+
+def record_key(ctx: StepContext) -> tuple[str, str]:
+    """(customer|product, its business key) of an upsert event."""
+    event = c.validated(ctx)
+    if event.type.value == "customer.upserted":
+        return "customer", str(event.data["customer_id"])
+    return "product", str(event.data["reference"])
+
+
+def execute_upsert(ctx: StepContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The ``upsert_masterdata`` action (run by ``bill``): the record is read again from the stored
+    event, so the decision carries only what it is about."""
+    event = c.validated(ctx)
+    outcome = upsert(ctx, params["record"], dict(event.data), event.occurred_at)
+    return {**outcome.__dict__, "summary": outcome.summary()}
 
 
 def upsert(ctx: StepContext, kind: str, data: dict[str, Any], version: datetime) -> UpsertOutcome:

@@ -3,7 +3,8 @@
 Vendus refuses codes it does not list (M44 to M46 pass the AT table but not Vendus's list), and the
 law printed on a document must be the legal article, which the account gives for each code
 (pt-invoicing-rules §2). The list changes only when the AT table does, so it is cached per
-integration for an hour: one call per worker and hour, not one per exempt sale.
+integration, by default for an hour (``KAPTA_EXEMPTION_CACHE_SECONDS``): one call per worker and
+hour, not one per exempt sale.
 """
 
 from __future__ import annotations
@@ -43,19 +44,21 @@ class ExemptionCache:
 
     def __init__(self, ttl: float = CACHE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl, self._clock = ttl, clock
-        self._entries: dict[str, tuple[float, Mapping[str, AccountExemption]]] = {}
+        self._entries: dict[str, tuple[float, Mapping[str, AccountExemption]]] = {}  # (fetched at, list)
         self._lock = threading.Lock()
 
-    def get(self, integration_id: str,
-            fetch: Callable[[], list[dict[str, Any]]]) -> Mapping[str, AccountExemption]:
+    def get(self, integration_id: str, fetch: Callable[[], list[dict[str, Any]]],
+            ttl: float | None = None) -> Mapping[str, AccountExemption]:
+        """The account's list, fetched again once it is ``ttl`` seconds old (default: the cache's own)."""
         now = self._clock()
+        ttl = self._ttl if ttl is None else ttl
         with self._lock:
             entry = self._entries.get(integration_id)
-            if entry is not None and entry[0] > now:
+            if entry is not None and now - entry[0] < ttl:
                 return entry[1]
         exemptions = parse_exemptions(fetch())  # outside the lock: a slow account blocks no other
         with self._lock:
-            self._entries[integration_id] = (now + self._ttl, exemptions)
+            self._entries[integration_id] = (now, exemptions)  # when it was fetched
         return exemptions
 
     def forget(self, integration_id: str | None = None) -> None:

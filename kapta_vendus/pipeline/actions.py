@@ -60,7 +60,7 @@ def today(ctx: StepContext) -> date:
 
 def account_exemptions(ctx: StepContext) -> Any:
     client = c.vendus(ctx)
-    return EXEMPTIONS.get(ctx.integration_id, client.list_tax_exemptions)
+    return EXEMPTIONS.get(ctx.integration_id, client.list_tax_exemptions, ttl=ctx.settings.exemption_cache_seconds)
 
 
 def _record(ctx: StepContext, issued: Issued, payload: dict[str, Any], *, sale_id: str,
@@ -272,9 +272,11 @@ EXECUTORS = {
 
 def _register_corrections() -> None:
     # Imported here: the correction action builds on this module's helpers.
+    from kapta_vendus.masterdata.upsert import execute_upsert
     from kapta_vendus.pipeline.correction_action import reissue_to_customer
 
     EXECUTORS["reissue_to_customer"] = reissue_to_customer
+    EXECUTORS["upsert_masterdata"] = execute_upsert
 
 
 _register_corrections()

@@ -24,7 +24,13 @@ class ActionKind(StrEnum):
     REISSUE_TO_CUSTOMER = "reissue_to_customer"
     NOTIFY = "notify"
     LINK_ONLY = "link_only"
+    # A customer.upserted / product.upserted written into Vendus. Decided by the service for those
+    # events (steps.rules), never by an integration's rules: see rules._compile_actions.
+    UPSERT_MASTERDATA = "upsert_masterdata"
 
+
+INTERNAL_KINDS = frozenset({ActionKind.UPSERT_MASTERDATA})
+MASTERDATA_KINDS = ("customer", "product")
 
 ISSUABLE_DOCUMENT_TYPES = ("FT", "FR", "FS")
 NOTIFY_LANGS = ("pt", "en")
@@ -61,6 +67,12 @@ def _text(value: Any) -> str:
     return value.strip()
 
 
+def _masterdata_kind(value: Any) -> str:
+    if value not in MASTERDATA_KINDS:
+        raise ValueError(f"must be one of {', '.join(MASTERDATA_KINDS)} (got {value!r})")
+    return value
+
+
 def _lang(value: Any) -> str:
     if value not in NOTIFY_LANGS:
         raise ValueError(f"must be one of {', '.join(NOTIFY_LANGS)} (got {value!r})")
@@ -79,6 +91,7 @@ _PARAMS: Mapping[ActionKind, Mapping[str, tuple[bool, Any]]] = {
     ActionKind.REISSUE_TO_CUSTOMER: {"reason": (False, _text)},
     ActionKind.NOTIFY: {"template": (False, _text), "channel": (False, _text), "lang": (False, _lang)},
     ActionKind.LINK_ONLY: {},
+    ActionKind.UPSERT_MASTERDATA: {"record": (True, _masterdata_kind), "key": (True, _text)},
 }
 
 
@@ -87,7 +100,8 @@ def make_action(kind: Any, params: Mapping[str, Any] | None = None) -> Action:
     try:
         action_kind = ActionKind(kind)
     except ValueError:
-        raise ValueError(f"unknown action kind {kind!r} (expected one of {', '.join(ActionKind)})") from None
+        public = ", ".join(k for k in ActionKind if k not in INTERNAL_KINDS)
+        raise ValueError(f"unknown action kind {kind!r} (expected one of {public})") from None
     params = dict(params or {})
     spec = _PARAMS[action_kind]
     problems = [f"{kind}: unknown parameter {name!r}" for name in params if name not in spec]

@@ -64,6 +64,10 @@ CONTEXT_FIELDS: Mapping[str, tuple[str, str]] = {
     "document_number": ("string", "Vendus document number, '' otherwise"),
     "reason": ("string", "refund or customer-change reason, '' otherwise"),
     "notes": ("string", "sale notes, '' when none"),
+    # Filled from the integration's mapping (rules.event_context), not from the event alone:
+    "kinds": ("list", "kinds of the sale's lines, goods and/or service (mapping.product_kinds, else the default)"),
+    "taxable_buyer": ("boolean", "the buyer is presumed a taxable person (a company NIF, or an EU VAT number); "
+                                 "true for an invalid NIF, which is rejected when the document is issued"),
 }
 
 
@@ -203,6 +207,8 @@ def to_context(event: NormalisedEvent, *, tz: tzinfo | None = None) -> dict[str,
         "document_number": "",
         "reason": "",
         "notes": "",
+        "kinds": [],
+        "taxable_buyer": False,
     }
     if event.sale is not None:
         context.update(_sale_context(event.sale))

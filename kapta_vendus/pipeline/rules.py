@@ -31,7 +31,7 @@ from kapta_vendus.events.errors import Rejection
 from kapta_vendus.events.fields import Text
 from kapta_vendus.events.validation import flatten_errors
 from kapta_vendus.pipeline.civa import legal_fs_limit
-from kapta_vendus.pipeline.decide import Action, ActionKind, default_actions, make_action
+from kapta_vendus.pipeline.decide import INTERNAL_KINDS, Action, ActionKind, default_actions, make_action
 from kapta_vendus.pipeline.errors import RuleConfigError, RuleEvaluationError
 from kapta_vendus.pipeline.fiscal import resolve_client
 from kapta_vendus.pipeline.mapping import IntegrationMapping
@@ -191,6 +191,9 @@ def _compile_actions(
         except ValueError as exc:
             problems.append(f"actions[{index}]: {exc}")
             continue
+        if action.kind in INTERNAL_KINDS:
+            problems.append(f"actions[{index}]: {action.kind} is decided by the service, not by rules")
+            continue
         allowed = _ACTION_EVENTS.get(action.kind)
         if allowed is not None and (not events or not events <= allowed):
             wanted = ", ".join(sorted(allowed))
@@ -229,9 +232,26 @@ def plan_actions(
     event: NormalisedEvent, rules: Sequence[CompiledRule], mapping: IntegrationMapping
 ) -> RulesOutcome:
     """The actions for one event: its context in the store's time, the rules, else the defaults."""
-    context = to_context(event, tz=mapping.timezone_for(event.store_id))
     defaults = default_actions(event, fs_limit=sale_fs_limit(event, mapping))
-    return evaluate(rules, context, defaults=defaults)
+    return evaluate(rules, event_context(event, mapping), defaults=defaults)
+
+
+def event_context(event: NormalisedEvent, mapping: IntegrationMapping) -> dict[str, Any]:
+    """What a rule sees: the event's context in the store's time, with the facts the mapping decides
+    (the lines' kinds, whether the buyer is taxable), the same ones the FS limit is judged on."""
+    context = to_context(event, tz=mapping.timezone_for(event.store_id))
+    if event.sale is not None:
+        kinds, taxable = _sale_facts(event, mapping)
+        context.update(kinds=list(dict.fromkeys(kinds)), taxable_buyer=taxable)
+    return context
+
+
+def _sale_facts(event: NormalisedEvent, mapping: IntegrationMapping) -> tuple[list[str], bool]:
+    try:
+        taxable = resolve_client(event.sale.customer).taxable
+    except Rejection:
+        taxable = True  # a bad fiscal id is rejected later; the strict reading meanwhile
+    return [mapping.kind_of(line) for line in event.sale.lines], taxable
 
 
 def sale_fs_limit(event: NormalisedEvent, mapping: IntegrationMapping) -> Decimal:
@@ -239,11 +259,7 @@ def sale_fs_limit(event: NormalisedEvent, mapping: IntegrationMapping) -> Decima
     cap = mapping.fs_limit_for(event.store_id)
     if event.sale is None:
         return cap
-    try:
-        taxable = resolve_client(event.sale.customer).taxable
-    except Rejection:
-        taxable = True  # a bad fiscal id is rejected later; the strict limit meanwhile
-    kinds = [mapping.kind_of(line) for line in event.sale.lines]
+    kinds, taxable = _sale_facts(event, mapping)
     return legal_fs_limit(kinds, taxable, cap)
 
 

@@ -19,9 +19,10 @@ from kapta_vendus.db.session import on_commit
 from kapta_vendus.events.catalogue import MASTERDATA_TYPES
 from kapta_vendus.events.errors import Rejection
 from kapta_vendus.integrations.config import skip_reason
-from kapta_vendus.masterdata.upsert import apply_masterdata
+from kapta_vendus.masterdata.upsert import UPSERTS, record_key, validate_masterdata
 from kapta_vendus.pipeline import context as c
 from kapta_vendus.pipeline.actions import EXECUTORS
+from kapta_vendus.pipeline.decide import MASTERDATA_KINDS, ActionKind, make_action
 from kapta_vendus.pipeline.decision import Decision
 from kapta_vendus.pipeline.rules import plan_actions
 from kapta_vendus.pipeline.runner import Recorded, StepContext, StepFn, StepResult
@@ -34,11 +35,18 @@ def validate(ctx: StepContext) -> StepResult:
         return StepResult(f"{facts.type} not selected by this integration: {skipped}", finish="done")
     event = c.validated(ctx)
     if event.type.value in MASTERDATA_TYPES:  # into Vendus as a client/product, not a document
-        return apply_masterdata(ctx)
+        return validate_masterdata(ctx)
     return StepResult(f"{event.type} {event.id} valid")
 
 
+def _upsert(ctx: StepContext) -> tuple[str, str] | None:
+    """(record, key) when the event is a customer/product upsert: no sale to normalise, map or rule on."""
+    return record_key(ctx) if c.validated(ctx).type.value in UPSERTS else None
+
+
 def normalise(ctx: StepContext) -> StepResult:
+    if (upsert := _upsert(ctx)) is not None:
+        return StepResult(f"{upsert[0]} {upsert[1]}")
     event = c.normalised(ctx)
     if event.sale is not None:
         sale = event.sale
@@ -57,6 +65,8 @@ def normalise(ctx: StepContext) -> StepResult:
 
 
 def map_step(ctx: StepContext) -> StepResult:
+    if _upsert(ctx) is not None:
+        return StepResult("nothing to map")
     mapping = c.mapping(ctx)
     event = c.normalised(ctx)
     if event.sale is not None:
@@ -70,6 +80,10 @@ def map_step(ctx: StepContext) -> StepResult:
 
 
 def rules(ctx: StepContext) -> StepResult:
+    if (upsert := _upsert(ctx)) is not None:  # the integration's rules are about sales, not master data
+        action = make_action(ActionKind.UPSERT_MASTERDATA, {"record": upsert[0], "key": upsert[1]})
+        decision = Decision((action,))
+        return StepResult(decision.label, output=decision.to_dict())
     outcome = plan_actions(c.normalised(ctx), c.rules(ctx), c.mapping(ctx))
     decision = Decision(tuple(outcome.actions), tuple(outcome.matched), bool(outcome.used_defaults))
     # The decision is handed to ``bill`` through this step run's output (pipeline.decision).
@@ -115,7 +129,7 @@ def action_results(ctx: StepContext) -> list[dict[str, Any]]:
 
 
 def _describe(result: dict[str, Any]) -> str:
-    text = result.get("number") or result["kind"]
+    text = result.get("number") or result.get("summary") or result["kind"]
     if result.get("rounding"):
         r = result["rounding"]
         text += f" (POS paid {r['pos_paid']}, Vendus total {r['vendus_total']}: rounding {r['difference']})"
@@ -139,7 +153,9 @@ def sync(ctx: StepContext) -> StepResult:
 
 def _wants_notification(ctx: StepContext, results: list[dict[str, Any]]) -> bool:
     channels = (c.facts(ctx).config.get("notifications") or {}).get("channels") or []
-    return bool(channels) and bool(results or decision(ctx).notices)
+    # A client or product written into Vendus is not news for the channels (they never were told).
+    billing = [r for r in results if r.get("kind") not in MASTERDATA_KINDS]
+    return bool(channels) and bool(billing or decision(ctx).notices)
 
 
 STEPS: dict[str, StepFn] = {

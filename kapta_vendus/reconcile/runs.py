@@ -31,6 +31,11 @@ class RunLog:
             self.add("details_dropped")
 
 
+def _failed(log: RunLog, exc: BaseException) -> None:
+    log.status = "failed"
+    log.note({"error": redact(f"{type(exc).__name__}: {exc}")[:500]})
+
+
 @contextmanager
 def recorded_run(db: Database, integration_id: str, kind: str, store_id: int | None = None) -> Iterator[RunLog]:
     """Record the run as running, then ok or failed with whatever was counted before the error."""
@@ -43,8 +48,7 @@ def recorded_run(db: Database, integration_id: str, kind: str, store_id: int | N
     try:
         yield log
     except BaseException as exc:
-        log.status = "failed"
-        log.note({"error": redact(f"{type(exc).__name__}: {exc}")[:500]})
+        _failed(log, exc)
         raise
     finally:
         with db.unit_of_work() as session:
@@ -66,8 +70,7 @@ def run_if_anything(db: Database, integration_id: str, kind: str, store_id: int 
     try:
         yield log
     except BaseException as exc:
-        log.status = "failed"
-        log.note({"error": redact(f"{type(exc).__name__}: {exc}")[:500]})
+        _failed(log, exc)
         raise
     finally:
         if log.status == "ok" and idle(log):

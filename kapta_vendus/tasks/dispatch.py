@@ -6,14 +6,28 @@ from celery import chain
 
 from kapta_vendus.pipeline.runner import TASKS
 from kapta_vendus.tasks.app import app
+from kapta_vendus.tasks.prepared import PreparedMessage, prepare
 
 # The per-event chain: three tasks (pipeline.runner's stages). Each carries the event id only.
 PIPELINE = (TASKS["prepare"], TASKS["bill"], TASKS["sync"])
 
 
+def _steps(start_at: str | None) -> tuple[str, ...]:
+    return PIPELINE[PIPELINE.index(start_at):] if start_at else PIPELINE
+
+
 def pipeline_chain(event_id: int, *, start_at: str | None = None):
-    steps = PIPELINE[PIPELINE.index(start_at):] if start_at else PIPELINE
-    return chain(*(app.signature(name, args=(event_id,), immutable=True) for name in steps))
+    return chain(*(app.signature(name, args=(event_id,), immutable=True) for name in _steps(start_at)))
+
+
+def first_message(event_id: int, *, start_at: str | None = None) -> PreparedMessage | None:
+    """The chain's first message, ready for the gate to push with the admission (one round trip).
+
+    The rest of the chain travels in the message as Celery's chain does it (protocol 2: the
+    remaining signatures, last first), so the worker continues it exactly as a published chain.
+    """
+    first, *rest = (app.signature(name, args=(event_id,), immutable=True) for name in _steps(start_at))
+    return prepare(app, first, chain=list(reversed(rest)) or None)
 
 
 def enqueue_event(event_id: int, *, start_at: str | None = None, integration_id: str | None = None,
@@ -21,13 +35,15 @@ def enqueue_event(event_id: int, *, start_at: str | None = None, integration_id:
     """Admit the event once (fair scheduling) and publish its chain, or leave it in its waiting line.
 
     Callers that already hold the integration and its cap (the receiver) pass them, which saves
-    the gate a database read. The slot is freed when the event ends (done, rejected, dead or
-    parked to wait out an outage), never per step.
+    the gate a database read. On Redis the gate pushes the chain's first message in the script
+    that admits it; otherwise (or if the message could not be prepared) it is published here. The
+    slot is freed when the event ends (done, rejected, dead or parked to wait out an outage),
+    never per step.
     """
     from kapta_vendus.integrations.fairness import admitted_for_enqueue
 
-    if admitted_for_enqueue(event_id, start_at or PIPELINE[0], enqueue_event,
-                            integration_id=integration_id, cap=cap):
+    if admitted_for_enqueue(event_id, start_at or PIPELINE[0], enqueue_event, integration_id=integration_id,
+                            cap=cap, message=lambda: first_message(event_id, start_at=start_at)):
         pipeline_chain(event_id, start_at=start_at).apply_async()
 
 

@@ -6,6 +6,7 @@ a poll that could not start before the next one is due is dropped, not piled up 
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from itertools import groupby
@@ -16,6 +17,8 @@ from kapta_vendus.reconcile import deadline, drift, importer, poller, tenant
 from kapta_vendus.tasks.app import app
 from kapta_vendus.tasks.base import KaptaTask
 from kapta_vendus.tasks.dispatch import enqueue_event
+
+log = logging.getLogger(__name__)
 
 # An import window stops after this share of the task time limit and continues in a new job.
 IMPORT_BUDGET = 0.6
@@ -55,6 +58,9 @@ def poll_stores(self, integration_id: str, store_ids: list[int]) -> dict:
     with ThreadPoolExecutor(max_workers=min(POLL_THREADS, len(store_ids) or 1)) as pool:
         results = list(pool.map(one, store_ids))
     failed = [r["store_id"] for r in results if r.get("failed")]
+    if failed:  # each is polled again next interval; say which, and why, so a missed poll is visible
+        log.warning("poll of integration %s: %d of %d stores failed (%s)", integration_id, len(failed),
+                    len(results), ", ".join(sorted({r["failed"] for r in results if r.get("failed")})))
     return {"integration_id": integration_id, "polled": len(results) - len(failed), "failed": failed}
 
 

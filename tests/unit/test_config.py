@@ -47,6 +47,7 @@ EVERY_VARIABLE = {
     "KAPTA_DELIVERY_SWEEP_INTERVAL": ("5", 5),
     "KAPTA_SMTP_URL": ("smtp://mail:pw@mx:587", "smtp://mail:pw@mx:587"),
     "KAPTA_SMTP_FROM": ("faturas@example.pt", "faturas@example.pt"),
+    "KAPTA_EXEMPTION_CACHE_SECONDS": ("600", 600.0),
 }
 
 

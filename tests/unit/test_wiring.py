@@ -72,6 +72,8 @@ def _worker_argv(monkeypatch, tmp_path, argv: list[str]) -> list[str]:
     from kapta_vendus.tasks import process
 
     captured: list[list[str]] = []
+    # The command points this process's metrics at the data directory (os.environ): undone after the test.
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     monkeypatch.setattr(process, "celery_main", lambda app, argv: captured.append(list(argv)) or 0)
     result = run_cli(argv, {"KAPTA_DATA_DIR": str(tmp_path), "KAPTA_LOG_LEVEL": "WARNING",
                             "KAPTA_BILLING_THREADS": "16"})
@@ -113,6 +115,7 @@ def test_worker_exits_with_celerys_exit_code(monkeypatch, tmp_path):
     from kapta_vendus.tasks import process
 
     monkeypatch.setattr(process, "celery_main", lambda app, argv: 1)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     result = run_cli(["worker"], {"KAPTA_DATA_DIR": str(tmp_path)})
     assert result.exit_code == 1
 
@@ -137,6 +140,8 @@ def test_beat_runs_celery_beat(monkeypatch, tmp_path):
     argv = shlex.split(procfile()["beat"])
     assert argv == ["kapta-vendus", "beat"]
     captured: list[list[str]] = []
+    # The command points this process's metrics at the data directory (os.environ): undone after the test.
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     monkeypatch.setattr(process, "celery_main", lambda app, argv: captured.append(list(argv)) or 0)
     result = run_cli(argv[1:], {"KAPTA_DATA_DIR": str(tmp_path)})
     assert result.exit_code == 0, result.output
@@ -329,3 +334,12 @@ def test_nginx_body_limit_matches_the_receiver():
     (size,) = re.findall(r"^\s*client_max_body_size\s+(\d+)([km]?);", conf, re.MULTILINE)
     multiplier = {"": 1, "k": 1024, "m": 1024 * 1024}[size[1]]
     assert int(size[0]) * multiplier == Settings().receiver_max_body
+
+
+def test_readme_configuration_table_is_the_generated_output(tmp_path):
+    """The README says its configuration table is generated from the settings table: keep it so."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("| Variable | Default | Purpose |")
+    table = readme[start:readme.index("\n\n", start)]
+    generated = run_cli(["config", "--format", "markdown"], {"KAPTA_DATA_DIR": str(tmp_path)}).output.strip("\n")
+    assert table == generated, "README's configuration table is stale: kapta-vendus config --format markdown"

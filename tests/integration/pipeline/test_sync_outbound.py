@@ -176,7 +176,8 @@ def test_product_upserted_creates_then_patches_by_reference_and_the_mapping_poin
     with pipeline.db.unit_of_work() as session:  # a newer version with the same content writes nothing
         from kapta_vendus.db.models import StepRun
 
-        assert session.scalar(select(StepRun.output).where(StepRun.event_id == same))["action"] == "unchanged"
+        written = session.scalar(select(StepRun.output).where(StepRun.event_id == same, StepRun.step == "actions"))
+        assert (written["action"], written["result"]["action"]) == ("upsert_masterdata", "unchanged")
     run(pipeline, {**envelopes.envelope("product.upserted", {**data, "gross_price": "1.70", "kind": "service"}),
                    "occurred_at": "2030-01-01T00:00:00+00:00"})
     account = simulator.state.accounts[pipeline.tenant.api_key]
@@ -233,3 +234,50 @@ def test_a_dead_event_is_reported_as_event_dead(pipeline, envelopes, deliveries_
         body = server.received[0].body
         assert body["type"] == "event.dead" and body["data"]["event_type"] == "sale.completed"
         assert "TimeoutError" in body["data"]["last_error"]
+
+
+def test_an_upsert_is_written_by_bill_inside_the_integrations_breaker(pipeline, envelopes, simulator):
+    """``prepare`` only decides; the Vendus calls run in ``bill``, under the guard the billing task
+    wraps around it (the circuit breaker), so an open breaker stops them before any request."""
+    from contextlib import contextmanager
+
+    from kapta_vendus.pipeline import runner, steps
+    from kapta_vendus.vendus import VendusUnavailable
+
+    account = simulator.state.accounts[pipeline.tenant.api_key]
+    event_id = pipeline.accept(envelopes.envelope("customer.upserted", {"customer_id": "C-77", "name": "Rui Costa",
+                                                                        "email": "rui@example.pt"}))
+    prepared = runner.run_stage(pipeline.db, pipeline.settings, "prepare", steps.STEPS, event_id)
+    assert not prepared.stop and pipeline.event(event_id).current_step == "actions"
+    ours = lambda: [c for c in account.clients.values() if c["external_reference"] == "C-77"]  # noqa: E731
+    assert not ours()  # prepare wrote nothing
+
+    guarded: list[str] = []
+
+    @contextmanager
+    def breaker(integration_id: str, *, open_: bool):
+        guarded.append(integration_id)
+        if open_:
+            raise VendusUnavailable("circuit open")
+        yield
+
+    with pytest.raises(VendusUnavailable):
+        runner.run_stage(pipeline.db, pipeline.settings, "bill", steps.STEPS, event_id,
+                         guard=lambda i: breaker(i, open_=True))
+    assert not ours()
+    billed = runner.run_stage(pipeline.db, pipeline.settings, "bill", steps.STEPS, event_id,
+                              guard=lambda i: breaker(i, open_=False))
+    assert not billed.stop and guarded == [pipeline.tenant.id, pipeline.tenant.id]
+    assert len(ours()) == 1
+    runner.run_stage(pipeline.db, pipeline.settings, "sync", steps.STEPS, event_id)
+    assert pipeline.event(event_id).status == "done"
+
+
+def test_rules_cannot_name_the_masterdata_action():
+    from kapta_vendus.pipeline.errors import RuleConfigError
+    from kapta_vendus.pipeline.rules import compile_rules
+
+    with pytest.raises(RuleConfigError) as refused:
+        compile_rules([{"name": "sneaky", "events": ["*"],
+                        "actions": [{"kind": "upsert_masterdata", "params": {"record": "customer", "key": "X"}}]}])
+    assert "decided by the service, not by rules" in str(refused.value.reasons)

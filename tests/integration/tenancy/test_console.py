@@ -179,3 +179,56 @@ def test_revoking_the_token_ends_its_console_sessions(world, browser):
     after = browser.get("/console/")
 
     assert after.status_code == 302 and "/console/login" in after.headers["Location"]
+
+
+def test_a_destination_page_lists_its_deliveries_and_sends_a_dead_one_again(world, browser, monkeypatch):
+    from destination_server import DestinationServer
+    from prometheus_client import REGISTRY
+
+    from kapta_vendus.destinations import sender
+    from kapta_vendus.tasks import dispatch
+
+    sent: list[int] = []
+    monkeypatch.setattr(dispatch, "enqueue_delivery", sent.append)
+    admin = world.token("read", "operate", "admin")
+    with DestinationServer(fail_times=1, fail_status=503) as server:
+        made = world.admin(admin, f"/integrations/{world.a.id}/destinations", method="POST",
+                           body={"name": "erp", "url": server.url, "events": ["document.issued"]}).get_json()
+        server.secret = made["secret"]
+        world.process(world.a, sale_envelope(world.a.store_id, sale_id="DEST-1"))
+        (delivery_id,) = sent
+        short = world.settings.replace(delivery_horizon_hours=0.0001, delivery_backoff=60)
+        labels = {"integration": world.a.id, "destination": "erp", "status": "503", "outcome": "dead"}
+        failures_before = REGISTRY.get_sample_value("kapta_delivery_failures_total", labels) or 0
+        assert sender.deliver(world.db, short, delivery_id) == "dead"
+        assert REGISTRY.get_sample_value("kapta_delivery_failures_total", labels) == failures_before + 1
+
+        login(browser, world.token("read", tenant=world.a))
+        integration_page = browser.get(f"/console/integrations/{world.a.id}").get_data(as_text=True)
+        link = f"/console/integrations/{world.a.id}/destinations/{made['id']}"
+        assert f'href="{link}"' in integration_page
+        page = browser.get(link).get_data(as_text=True)
+        row = re.search(rf'<tr class="delivery-dead" data-delivery="{delivery_id}">(.*?)</tr>', page, re.S).group(1)
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        assert cells[1:5] == ["document.issued", "dead", "1", "503"]
+        assert "needs operate" in row and "replay-delivery" not in row
+        replay = f"{link}/deliveries/{delivery_id}/replay"
+        assert browser.post(replay, data={"csrf_token": _csrf(page)}).status_code == 403
+        assert browser.get(f"{link}?status=delivered").get_data(as_text=True).count('data-delivery=') == 0
+
+        operator = browser.application.test_client()
+        login(operator, world.token("operate", tenant=world.a))
+        page = operator.get(link).get_data(as_text=True)
+        assert 'class="replay-delivery"' in page
+        assert operator.post(replay).status_code == 400  # no CSRF token
+        assert operator.post(replay, data={"csrf_token": _csrf(page)}).status_code == 302
+        assert sent == [delivery_id, delivery_id]
+        assert sender.deliver(world.db, world.settings, delivery_id) == "delivered"
+        after = operator.get(link).get_data(as_text=True)
+        assert f'<tr class="delivery-delivered" data-delivery="{delivery_id}">' in after
+        assert server.received[0].webhook_id == server.received[1].webhook_id  # the same webhook-id
+
+        other = browser.application.test_client()
+        login(other, world.token("operate", tenant=world.b))
+        assert other.get(link).status_code == 404
+        assert other.post(replay, data={"csrf_token": _csrf(page)}).status_code in (400, 404)

@@ -141,3 +141,34 @@ def test_bulk_replay_from_dead_letters(world, console_url, page):
     page.wait_for_url(f"{console_url}/dead")
     assert f"Replayed 2 event(s): {dead[0]}, {dead[1]}." in page.inner_text("p.flash")
     assert [world.event(e).status for e in dead] == ["done", "done"]
+
+
+def test_a_dead_delivery_is_sent_again_from_its_destinations_page(world, console_url, page, monkeypatch):
+    from destination_server import DestinationServer
+
+    from kapta_vendus.destinations import sender
+
+    sent: list[int] = []
+    monkeypatch.setattr(dispatch, "enqueue_delivery", sent.append)
+    admin = world.token("read", "operate", "admin")
+    with DestinationServer(fail_times=1, fail_status=502) as server:
+        made = world.admin(admin, f"/integrations/{world.a.id}/destinations", method="POST",
+                           body={"name": "erp", "url": server.url, "events": ["document.issued"]}).get_json()
+        server.secret = made["secret"]
+        world.process(world.a, sale_envelope(world.a.store_id, sale_id="BROWSER-DEST"))
+        (delivery_id,) = sent
+        assert sender.deliver(world.db, world.settings.replace(delivery_horizon_hours=0.0001), delivery_id) == "dead"
+        log_in(page, console_url, world.token("operate", tenant=world.a))
+
+        page.goto(f"{console_url}/integrations/{world.a.id}")
+        page.click("#destinations >> text=erp")
+        row = page.locator(f"tr[data-delivery='{delivery_id}']")
+        assert row.get_attribute("class") == "delivery-dead" and "502" in row.inner_text()
+        row.locator("button.replay-delivery").click()
+
+        page.wait_for_url(f"{console_url}/integrations/{world.a.id}/destinations/{made['id']}")
+        assert f"Delivery {delivery_id} sent again." in page.inner_text("p.flash")
+        assert sent == [delivery_id, delivery_id]
+        assert sender.deliver(world.db, world.settings, delivery_id) == "delivered"
+        page.reload()
+        assert page.locator(f"tr.delivery-delivered[data-delivery='{delivery_id}']").count() == 1

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tenancy_testkit import KEY_A, WHSEC_A
 
 from kapta_vendus.db.models import Integration
+from kapta_vendus.destinations.registry import list_destinations
 from kapta_vendus.integrations.yamlfile import parse_yaml
 from kapta_vendus.vendus import VendusClient
 
@@ -57,6 +58,10 @@ def test_the_example_applies_against_a_vendus_account(world, tmp_path):
         assert row.config["mapping"]["stores"][str(store)]["register_id"] == register
         assert len(row.config["rules"]) == 2 and row.config["limits"]["max_events_in_flight"] == 8
         assert "ops.example" not in str(row.config)  # channel URLs are encrypted at rest
+        assert row.config["email"]["by"] == "service" and row.config["email"]["from"] == "faturas@lisboa.example.pt"
+        (erp,) = list_destinations(session, row.id)
+        assert (erp.name, erp.declared_in, erp.status) == ("erp", "yaml", "active")
+        assert list(erp.event_types) == ["document.issued", "sale.rejected"] and list(erp.store_ids) == [store]
     assert f"endpoint POST /v1/integrations/{row.id}/events" in applied.output
     again = world.cli("integrations", "apply", str(path), env=ENV)
     assert "Applied: 0 created, 0 changed, 1 unchanged." in again.output, again.output

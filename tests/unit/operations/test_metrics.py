@@ -61,6 +61,29 @@ def test_the_state_gauges_report_a_failure_instead_of_failing_the_scrape(setting
     assert "# TYPE kapta_step_duration_seconds histogram" in text
 
 
+def test_a_multiprocess_directory_named_after_import_keeps_this_process_samples(monkeypatch, tmp_path):
+    """The variable set once samples already live in memory (an in-process worker command) made
+    /metrics read the empty directory and drop this process's counters."""
+    metrics.event_finished("m-late", "sale.completed", "done")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    text = metrics.exposition([])[0].decode()
+    assert 'kapta_events_finished_total{integration="m-late",status="done",type="sale.completed"}' in text
+
+
+def test_delivery_failures_by_integration_destination_status_and_outcome():
+    from kapta_vendus.destinations.sender import Attempt
+
+    refused = Attempt(503, None, "busy")
+    unreachable = Attempt(None, None, "", "ConnectTimeout: HTTPSConnectionPool(host='erp.example')")
+    assert (refused.code, unreachable.code) == ("503", "ConnectTimeout")
+    metrics.delivery_failed("m-4", "erp", refused.code, "retry")
+    metrics.delivery_failed("m-4", "erp", unreachable.code, "dead")
+    assert sample("kapta_delivery_failures_total", integration="m-4", destination="erp", status="503",
+                  outcome="retry") == 1
+    assert sample("kapta_delivery_failures_total", integration="m-4", destination="erp", status="ConnectTimeout",
+                  outcome="dead") == 1
+
+
 def test_instruments_are_made_once_when_first_requests_arrive_together(monkeypatch):
     """Concurrent first requests of the receiver must not register the families twice.
 

@@ -131,3 +131,26 @@ def test_date_order_refusal_is_recognised():
                              status=403, code="A001")
     assert is_date_refusal(refused)
     assert not is_date_refusal(VendusRejected("Motivo de isenção inválido.", status=403, code="P001"))
+
+
+def test_exemption_cache_lifetime_comes_from_the_setting():
+    """KAPTA_EXEMPTION_CACHE_SECONDS: the lifetime given per call wins; 0 asks the account every time."""
+    from kapta_vendus.config import Settings
+
+    now = [0.0]
+    calls: list[float] = []
+    cache = ExemptionCache(ttl=3600, clock=lambda: now[0])
+
+    def rows():
+        calls.append(now[0])
+        return [{"id": "M07", "text": "Isento", "law": "Artigo 9.º do CIVA"}]
+
+    ttl = Settings.from_env({"KAPTA_EXEMPTION_CACHE_SECONDS": "120"}).exemption_cache_seconds
+    assert ttl == 120 and Settings().exemption_cache_seconds == 3600
+    cache.get("a", rows, ttl=ttl)
+    now[0] = 119
+    cache.get("a", rows, ttl=ttl)
+    now[0] = 121
+    cache.get("a", rows, ttl=ttl)
+    cache.get("a", rows, ttl=0)
+    assert calls == [0.0, 121.0, 121.0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -203,3 +204,36 @@ def test_money_param_in_rule_actions(cafe_event):
         ]
     )
     assert rules[0].actions[0].params["amount"] == Decimal("5.00")
+
+
+def test_rules_see_the_lines_kinds_and_whether_the_buyer_is_taxable(make_sale, make_line, sale_event, mapping):
+    """pt-invoicing-rules §3 / CIVA 40(1): the FS limit depends on the lines' kinds and on the buyer;
+    a rule can now decide on the same facts (``kinds``, ``taxable_buyer``)."""
+    from dataclasses import replace
+
+    from kapta_vendus.pipeline.rules import event_context
+
+    service_first = replace(mapping, product_kinds={"LIMPEZA": "service"}, default_kind="goods")
+    lines = (make_line(reference="LIMPEZA", unit_price=Decimal("40.00")), make_line(reference="CAFE"))
+    company = sale_event(make_sale(lines=lines, nif="509442013"))  # 5…: a company NIF
+    consumer = sale_event(make_sale(nif="232013969"))  # 2…: an individual
+    rules = compile_rules([rule("services to companies", when="'service' in kinds and taxable_buyer",
+                                actions=[{"kind": "issue_document", "params": {"document_type": "FT"}}])])
+
+    assert event_context(company, service_first)["kinds"] == ["service", "goods"]
+    assert event_context(company, service_first)["taxable_buyer"] is True
+    assert (event_context(consumer, service_first)["kinds"], event_context(consumer, service_first)["taxable_buyer"]) \
+        == (["goods"], False)
+    assert plan_actions(company, rules, service_first).actions == [
+        Action(ActionKind.ISSUE_DOCUMENT, {"document_type": "FT"})]
+    assert plan_actions(consumer, rules, service_first).used_defaults
+
+
+def test_every_name_a_rule_can_use_is_documented():
+    from pathlib import Path
+
+    from kapta_vendus.pipeline.normalise import CONTEXT_FIELDS
+
+    page = (Path(__file__).parents[3] / "docs" / "integrations.md").read_text()
+    documented = set(re.findall(r"^\| `([a-z_]+)` \| (?:string|number|boolean|datetime|list) \|", page, re.M))
+    assert documented == set(CONTEXT_FIELDS)

@@ -1,0 +1,122 @@
+"""Admitting an event and publishing its chain is one Redis round trip, counted with MONITOR.
+
+Issue 10 ("A lean receiver"): the chain's first message is published with the admission in one
+round trip. Every command Redis receives from a client while ``enqueue_event`` runs is counted
+(commands run inside a Lua script are not round trips and are left out), so the count is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from base64 import b64decode
+
+import pytest
+import redis
+
+from kapta_vendus.config import Settings
+from kapta_vendus.integrations import shared
+from kapta_vendus.integrations.fairness import RedisGate
+from kapta_vendus.tasks.app import app, configure
+from kapta_vendus.tasks.dispatch import PIPELINE, enqueue_event, pipeline_chain
+
+pytestmark = pytest.mark.integration
+
+START, END = "kapta-test-count-start", "kapta-test-count-end"
+
+
+class CommandLog:
+    """The commands clients sent between two markers, read from MONITOR in a thread."""
+
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(url)
+        self.commands: list[str] = []
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self) -> None:
+        with self.client.monitor() as monitor:
+            self._ready.set()
+            counting = False
+            for entry in monitor.listen():
+                command = entry["command"]
+                if START in command:
+                    counting = True
+                elif END in command:
+                    return
+                elif counting and entry.get("client_type") != "lua":
+                    self.commands.append(command.split(" ", 1)[0].upper())
+
+    def __enter__(self) -> CommandLog:
+        self._thread.start()
+        self._ready.wait(5)
+        self.client.echo(START)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.client.echo(END)
+        self._thread.join(10)
+        self.client.close()
+
+
+@pytest.fixture
+def on_redis(redis_url, tmp_path):
+    settings = Settings(data_dir=str(tmp_path / "var"), broker_url=redis_url)
+    shared._instances.clear()
+    configure(settings)
+    yield redis.Redis.from_url(redis_url)
+    app.close()
+    shared._instances.clear()
+
+
+def _body(raw: bytes) -> tuple[dict, list]:
+    message = json.loads(raw)
+    args, _kwargs, embed = json.loads(b64decode(message["body"]))
+    return message, [args, [step["task"] for step in embed["chain"] or []]]
+
+
+def test_an_admitted_event_is_one_round_trip_and_its_message_is_the_chains(on_redis):
+    enqueue_event(1, integration_id="int-a", cap=10)  # warms the producer pool and declares the queue
+    on_redis.delete("pipeline")
+
+    with CommandLog(_url(on_redis)) as log:
+        enqueue_event(2, integration_id="int-a", cap=10)
+
+    assert log.commands == ["EVALSHA"]
+    assert on_redis.zscore(RedisGate.keys("int-a")[0], "2") is not None  # admitted: holds a slot
+    pushed = on_redis.lrange("pipeline", 0, -1)
+    assert len(pushed) == 1
+
+    pipeline_chain(3).apply_async()  # the same chain published by Celery itself, for comparison
+    published = on_redis.lrange("pipeline", 0, 0)[0]
+    ours, theirs = _body(pushed[0]), _body(published)
+    assert ours[1] == [[2], list(reversed(PIPELINE[1:]))]
+    assert theirs[1] == [[3], ours[1][1]]
+    assert ours[0]["headers"]["task"] == theirs[0]["headers"]["task"] == PIPELINE[0]
+    assert ours[0]["properties"]["delivery_info"] == theirs[0]["properties"]["delivery_info"]
+    assert set(ours[0]) == set(theirs[0]) and set(ours[0]["properties"]) == set(theirs[0]["properties"])
+
+
+def test_a_resumed_event_pushes_the_rest_of_its_chain(on_redis):
+    enqueue_event(5, start_at=PIPELINE[1], integration_id="int-a", cap=10)
+
+    (raw,) = on_redis.lrange("billing", 0, -1)
+    message, (args, rest) = _body(raw)
+    assert message["headers"]["task"] == PIPELINE[1] and args == [5] and rest == [PIPELINE[2]]
+
+
+def test_an_event_over_its_cap_waits_and_nothing_is_pushed(on_redis):
+    enqueue_event(1, integration_id="int-a", cap=1)
+    on_redis.delete("pipeline")
+
+    with CommandLog(_url(on_redis)) as log:
+        enqueue_event(2, integration_id="int-a", cap=1)
+
+    assert log.commands == ["EVALSHA"]
+    assert on_redis.llen("pipeline") == 0
+    assert on_redis.zscore(RedisGate.keys("int-a")[1], "2|" + PIPELINE[0]) == 2  # in its waiting line
+
+
+def _url(client: redis.Redis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
