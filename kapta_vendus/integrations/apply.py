@@ -13,7 +13,7 @@ that must verify: missing ones are added, and stored ones no longer declared kee
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -64,6 +64,7 @@ def apply_specs(session: Session, settings: Settings, specs: list[IntegrationSpe
         if row is None:
             result.plans.append(_create(session, settings, spec, result, dry_run=dry_run))
         else:
+            spec = _keep_upserted_products(session, row.id, spec)
             changes = _changes(settings, row, spec, now)
             if changes and not dry_run:
                 _update(settings, row, spec, now)
@@ -71,6 +72,28 @@ def apply_specs(session: Session, settings: Settings, specs: list[IntegrationSpe
         _apply_destinations(session, settings, spec, result, dry_run=dry_run)
     session.flush()
     return result
+
+
+def _keep_upserted_products(session: Session, integration_id: str, spec: IntegrationSpec) -> IntegrationSpec:
+    """Products that ``product.upserted`` put in the mapping stay there when a file is applied.
+
+    The file is the source of truth for the references it maps; the others were written by the
+    master-data path and, dropped, would lose their kind (a service would be judged as goods for the
+    FS limit) until their next upsert. A file without a mapping section keeps that section's meaning.
+    """
+    from kapta_vendus.masterdata.links import upserted_products
+
+    mapping = (spec.config or {}).get("mapping")
+    upserted = upserted_products(session, integration_id) if isinstance(mapping, dict) else {}
+    if not upserted:
+        return spec
+    products, kinds = dict(mapping.get("products") or {}), dict(mapping.get("product_kinds") or {})
+    for reference, (vendus_id, kind) in upserted.items():
+        if reference not in products:
+            products[reference] = vendus_id
+            kinds.setdefault(reference, kind)
+    config = {**spec.config, "mapping": {**mapping, "products": products, "product_kinds": kinds}}
+    return replace(spec, config=config)
 
 
 def _apply_destinations(session: Session, settings: Settings, spec: IntegrationSpec, result: ApplyResult, *,

@@ -35,3 +35,11 @@ def mapped_client_id(session: Session, integration_id: str, *, customer_id: str 
         return session.scalar(query.where(MasterDataLink.fiscal_id == fiscal_id)
                               .order_by(MasterDataLink.updated_at.desc()).limit(1))
     return None
+
+
+def upserted_products(session: Session, integration_id: str) -> dict[str, tuple[int, str]]:
+    """reference → (Vendus product id, kind) for every product a ``product.upserted`` created or updated."""
+    rows = session.execute(select(MasterDataLink.source_key, MasterDataLink.vendus_id, MasterDataLink.details).where(
+        MasterDataLink.integration_id == integration_id, MasterDataLink.kind == "product",
+        MasterDataLink.vendus_id.is_not(None)))
+    return {key: (vendus_id, (details or {}).get("kind") or "goods") for key, vendus_id, details in rows}

@@ -226,3 +226,31 @@ def test_status_disabled_in_the_file_stops_the_receiver(world, tmp_path):
 
     assert world.push(world.b, sale_envelope(world.b.store_id)).status_code == 404
     assert world.push(world.a, sale_envelope(world.a.store_id)).status_code == 202
+
+
+def test_applying_a_file_keeps_the_products_that_upserts_mapped(world, tmp_path):
+    """A product.upserted points the mapping at its product (issue 12); re-applying the integration's
+    file must not drop it, or its kind is lost and a service line is judged as goods for the FS limit
+    (CIVA 40(1), pt-invoicing-rules §3). A reference the file maps itself stays the file's."""
+    from kapta_vendus.db.sync_models import MasterDataLink
+
+    with world.db.unit_of_work() as session:
+        shop_a = session.scalar(select(Integration).where(Integration.name == "shop-a"))
+        session.add_all([
+            MasterDataLink(integration_id=shop_a.id, kind="product", source_key="MASSAGE-60", vendus_id=9101,
+                           details={"kind": "service"}),
+            MasterDataLink(integration_id=shop_a.id, kind="product", source_key="BOLO", vendus_id=9102,
+                           details={"kind": "goods"})])
+    document = copy.deepcopy(world.document)
+    document["integrations"][0]["mapping"]["products"] = {"BOLO": 42}
+
+    first = world.cli("integrations", "apply", _write(tmp_path, document))
+    second = world.cli("integrations", "apply", _write(tmp_path, document))
+
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    with world.db.unit_of_work() as session:
+        mapping = session.scalar(select(Integration).where(Integration.name == "shop-a")).config["mapping"]
+    assert mapping["products"] == {"BOLO": 42, "MASSAGE-60": 9101}
+    assert mapping["product_kinds"]["MASSAGE-60"] == "service"
+    assert "BOLO" not in mapping["product_kinds"]
+    assert "shop-a: no change" in second.output
