@@ -82,7 +82,10 @@ def test_sale_reaches_two_destinations_and_the_customer_mailbox(stack, mailbox):
         body = healthy.received[0].body
         assert body["type"] == "document.issued" and body["data"]["sale_id"] == envelope["data"]["sale_id"]
         assert body["data"]["document"]["number"] and body["data"]["document"]["atcud"]
-        assert {d.status for d in deliveries(stack)} == {"delivered"}
+        # The destination has answered 2xx; the worker records it just after, in its own transaction.
+        wait_until(lambda: {d.status for d in deliveries(stack)} == {"delivered"}, timeout=30,
+                   what="both deliveries to be recorded delivered",
+                   describe=lambda: str([(d.status, d.attempts) for d in deliveries(stack)]))
 
     (message,) = mailbox.messages
     assert message["To"] == "maria@example.pt"
