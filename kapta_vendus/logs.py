@@ -33,7 +33,14 @@ _PATTERNS = (
 )
 
 
+# Every pattern above starts from one of these literal markers (same case rules): a text with none
+# of them cannot match any pattern, and most log lines hold none, so one search spares six.
+_MARKERS = re.compile(r"whsec_|api_key|(?i:authorization)|://|gAAAAA|kvt_")
+
+
 def redact(text: str) -> str:
+    if not _MARKERS.search(text):
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

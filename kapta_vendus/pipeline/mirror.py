@@ -64,7 +64,9 @@ def fingerprint(doc: dict[str, Any]) -> str:
 def upsert_document(session: Session, integration_id: str, doc: dict[str, Any], *, mode: str,
                     issued_here: bool = False, store_id: int | None = None) -> Document:
     vendus_id = int(doc["id"])
-    row = _locked(session, integration_id, mode, vendus_id)
+    # A document issued here has just been created in Vendus: it is almost never mirrored yet, so
+    # the insert-if-absent comes first instead of after a lookup that finds nothing.
+    row = None if issued_here else _locked(session, integration_id, mode, vendus_id)
     if row is None:
         # Two workers may mirror the same document at once (a sale pushed twice, a poll racing a
         # push): insert-if-absent, then lock the row, so neither fails on the unique key.

@@ -155,11 +155,14 @@ def _run_in_one_transaction(db, settings, names, steps, event_id, attempt, on_fi
         event = session.get(Event, event_id)
         stopped_at = event.current_step if event is not None else None
         names = names[names.index(stopped_at):] if stopped_at in names else names
-        event, early = _begin(session, event_id, names[0])
-        if early:
-            return Outcome(True, early)
-        ctx = StepContext(db, settings, event_id, event.integration_id, attempt, session=session)
-        prime(ctx, session, event)
+        # The integration lookup cannot depend on the event's new status: without the autoflush it
+        # would cause, the event is written once, at the commit, instead of twice.
+        with session.no_autoflush:
+            event, early = _begin(session, event_id, names[0])
+            if early:
+                return Outcome(True, early)
+            ctx = StepContext(db, settings, event_id, event.integration_id, attempt, session=session)
+            prime(ctx, session, event)
         summary = ""
         for name in names:
             event.current_step = name
@@ -187,14 +190,16 @@ def _run_around_calls(db, settings, names, steps, event_id, attempt, guard, on_f
     from kapta_vendus.pipeline.context import prime
 
     with db.unit_of_work() as session:
-        event, early = _begin(session, event_id, names[0])
-        if early:
-            return Outcome(True, early)
-        ctx = StepContext(db, settings, event_id, event.integration_id, attempt, session=session)
-        prime(ctx, session, event)
+        with session.no_autoflush:  # see _run_in_one_transaction: the event is written once
+            event, early = _begin(session, event_id, names[0])
+            if early:
+                return Outcome(True, early)
+            ctx = StepContext(db, settings, event_id, event.integration_id, attempt, session=session)
+            prime(ctx, session, event)
         if names[0] == "sync":  # nothing in it calls Vendus: finish in this same transaction
             return _finish_steps(session, ctx, event, names, steps, on_finished)
-        ctx.step_output("rules")  # the decision to execute, read in this transaction
+        with session.no_autoflush:  # the rules step's run was committed by prepare: nothing pending matters
+            ctx.step_output("rules")  # the decision to execute, read in this transaction
     ctx.session = None
     started, t0 = utcnow(), time.perf_counter()
     try:
@@ -230,9 +235,10 @@ def _close(db: Database, ctx: StepContext, failed: Recorded | None, *, next_step
            finish: str | None = None, error: str | None = None, on_finished: Finished | None = None) -> None:
     """Write the stage's step runs and move the event on, in one transaction."""
     with db.unit_of_work() as session:
+        # Loaded before the runs are added: loading it after would flush them on their own first.
+        event = session.get(Event, ctx.event_id)
         for run in [*ctx.recorded, *([failed] if failed else [])]:
             _add_run(session, ctx, run)
-        event = session.get(Event, ctx.event_id)
         if event is None or event.status in FINISHED:
             return
         if finish is not None:
