@@ -100,7 +100,8 @@ class KaptaTask(Task):
         return False
 
     def on_wait(self, exc: BaseException, args, kwargs):
-        raise NotImplementedError
+        """Park the work. Called only when ``waits`` said True, so a task that waits must say how."""
+        raise TypeError(f"{type(self).__name__} waits out {type(exc).__name__} but defines no on_wait")
 
     def on_will_retry(self, exc: BaseException, args, kwargs, delay: float) -> None:
         pass
