@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from kapta_vendus.tasks.base import backoff_seconds
+
 BREAKER_THRESHOLD = 5
 MAX_BACKOFF = 3600.0  # one hour between tries at most, so a recovered receiver is found soon enough
 MAX_COOLDOWN = 600.0
@@ -41,10 +43,8 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
 
 
 def backoff(attempts: int, base: float, rng: random.Random | None = None) -> float:
-    """Full jitter: uniform in [base/2, min(cap, base·2^(attempts-1))]."""
-    rng = rng or random
-    ceiling = min(MAX_BACKOFF, base * 2.0 ** min(max(attempts - 1, 0), 32))
-    return rng.uniform(base / 2, max(ceiling, base / 2))
+    """Full jitter: uniform in [base/2, min(cap, base·2^(attempts-1))], the tasks' own backoff."""
+    return backoff_seconds(attempts - 1, base=base, cap=MAX_BACKOFF, rng=rng)
 
 
 def judge(status_code: int | None, retry_after: str | None, *, attempts: int, created_at: datetime,
