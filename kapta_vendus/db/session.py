@@ -85,6 +85,25 @@ def on_commit(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault(_HOOKS, []).append(callback)
 
 
+def enqueue_after_commit(session: Session, rows: list, enqueue: Callable[[int], None]) -> list[int]:
+    """Flush new outbox rows and hand each id to ``enqueue`` once the transaction commits.
+
+    The rows' ids exist only after the flush, and a message sent before the commit could be
+    consumed before its row is visible (or for a row that a rollback then removes).
+    """
+    if not rows:
+        return []
+    session.flush()
+    ids = [row.id for row in rows]
+
+    def _send() -> None:
+        for row_id in ids:
+            enqueue(row_id)
+
+    on_commit(session, _send)
+    return ids
+
+
 def _run_hooks(session: Session) -> None:
     # after_commit fires only for the outermost transaction, never for a released savepoint.
     hooks = session.info.pop(_HOOKS, [])

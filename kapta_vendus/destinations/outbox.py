@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kapta_vendus.db.models import Event, Integration, utcnow
-from kapta_vendus.db.session import on_commit
+from kapta_vendus.db.session import enqueue_after_commit
 from kapta_vendus.db.sync_models import Delivery, Destination
 from kapta_vendus.destinations.messages import OutboundMessage, messages_for
 
@@ -79,16 +79,10 @@ def enqueue_messages(session: Session, integration_id: str, integration_name: st
                             queued_at=utcnow())
         session.add(delivery)
         created.append(delivery)
-    if not created:
-        return []
-    session.flush()
-    ids = [d.id for d in created]
+    return enqueue_after_commit(session, created, _enqueue_delivery)
 
-    def _send() -> None:
-        from kapta_vendus.tasks.dispatch import enqueue_delivery
 
-        for delivery_id in ids:
-            enqueue_delivery(delivery_id)
+def _enqueue_delivery(row_id: int) -> None:
+    from kapta_vendus.tasks.dispatch import enqueue_delivery  # lazily, as before: avoids an import cycle
 
-    on_commit(session, _send)
-    return ids
+    enqueue_delivery(row_id)

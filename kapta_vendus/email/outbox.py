@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kapta_vendus.db.models import Document, Event, Integration, Issuance
-from kapta_vendus.db.session import on_commit
+from kapta_vendus.db.session import enqueue_after_commit
 from kapta_vendus.db.sync_models import CustomerEmail
 from kapta_vendus.email.settings import email_settings
 
@@ -52,16 +52,10 @@ def record_emails(session: Session, event: Event) -> list[int]:
                                 document_number=number, mode=mode, recipient=recipient, language=settings.language)
             session.add(row)
             created.append(row)
-    if not created:
-        return []
-    session.flush()
-    ids = [r.id for r in created]
+    return enqueue_after_commit(session, created, _enqueue_email)
 
-    def _send() -> None:
-        from kapta_vendus.tasks.dispatch import enqueue_email
 
-        for email_id in ids:
-            enqueue_email(email_id)
+def _enqueue_email(row_id: int) -> None:
+    from kapta_vendus.tasks.dispatch import enqueue_email  # lazily, as before: avoids an import cycle
 
-    on_commit(session, _send)
-    return ids
+    enqueue_email(row_id)
