@@ -19,8 +19,8 @@ from kapta_vendus.config import Settings
 from kapta_vendus.db.models import utcnow
 from kapta_vendus.db.sync_models import Delivery, Destination, DestinationSecret
 from kapta_vendus.destinations.messages import OUTBOUND_TYPES
-from kapta_vendus.integrations.crypto import decrypt, encrypt
-from kapta_vendus.integrations.service import _aware, new_webhook_secret
+from kapta_vendus.integrations.crypto import encrypt
+from kapta_vendus.integrations.service import _aware, live_secrets, new_webhook_secret, rotate_secret_rows
 
 
 class DestinationError(ValueError):
@@ -99,20 +99,11 @@ def upsert_destination(session: Session, settings: Settings, integration_id: str
 
 def rotate_destination_secret(session: Session, settings: Settings, destination: Destination,
                               overlap: timedelta) -> str:
-    now = utcnow()
-    for old in destination.secrets:
-        if old.expires_at is None or _aware(old.expires_at) > now + overlap:
-            old.expires_at = now + overlap
-    secret = new_webhook_secret()
-    destination.secrets.append(DestinationSecret(secret_enc=encrypt(settings, secret)))
-    session.flush()
-    return secret
+    return rotate_secret_rows(session, settings, destination.secrets, DestinationSecret, overlap)
 
 
 def signing_secrets(settings: Settings, destination: Destination, now: datetime | None = None) -> list[str]:
-    now = now or utcnow()
-    return [decrypt(settings, s.secret_enc) for s in destination.secrets
-            if s.expires_at is None or _aware(s.expires_at) > now]
+    return live_secrets(settings, destination.secrets, now=now)
 
 
 def set_destination_enabled(destination: Destination, enabled: bool, reason: str | None = None) -> None:

@@ -81,20 +81,33 @@ def find_integration(session: Session, ref: str) -> Integration:
 
 
 def active_secrets(settings: Settings, integration: Integration, *, now: datetime | None = None) -> list[str]:
+    return live_secrets(settings, integration.secrets, now=now)
+
+
+def live_secrets(settings: Settings, rows, *, now: datetime | None = None) -> list[str]:
+    """The plain values of secret rows (an integration's or a destination's) that have not expired."""
     now = now or datetime.now(UTC)
-    return [decrypt(settings, s.secret_enc) for s in integration.secrets
-            if s.expires_at is None or _aware(s.expires_at) > now]
+    return [decrypt(settings, s.secret_enc) for s in rows if s.expires_at is None or _aware(s.expires_at) > now]
 
 
 def rotate_secret(session: Session, settings: Settings, integration: Integration,
                   overlap: timedelta) -> str:
     """Add a new secret; the current ones stay valid for ``overlap``, then expire."""
+    return rotate_secret_rows(session, settings, integration.secrets, WebhookSecret, overlap)
+
+
+def rotate_secret_rows(session: Session, settings: Settings, rows: list, row_type: type,
+                       overlap: timedelta) -> str:
+    """Append a new ``row_type`` secret to ``rows``; the live ones expire after ``overlap``.
+
+    Shared by the inbound secrets of integrations and the signing secrets of destinations.
+    """
     now = datetime.now(UTC)
-    for old in integration.secrets:
+    for old in rows:
         if old.expires_at is None or _aware(old.expires_at) > now + overlap:
             old.expires_at = now + overlap
     secret = new_webhook_secret()
-    integration.secrets.append(WebhookSecret(secret_enc=encrypt(settings, secret)))
+    rows.append(row_type(secret_enc=encrypt(settings, secret)))
     session.flush()
     return secret
 
