@@ -183,3 +183,9 @@ def forget_connections_after_fork() -> None:
     """In a forked child: drop inherited pooled connections without closing the parent's sockets."""
     for db in list(_databases.values()):
         db.engine.dispose(close=False)
+
+
+def close_connections() -> None:
+    """Close this process's pooled connections (a worker about to exit says goodbye to PostgreSQL)."""
+    for db in list(_databases.values()):
+        db.engine.dispose()

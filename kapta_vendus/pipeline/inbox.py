@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from kapta_vendus import metrics
@@ -90,8 +91,9 @@ _PUSHED = text(
 _EXISTING = text("SELECT id FROM events WHERE integration_id = :integration_id AND dedup_key = :dedup_key")
 
 
-def store_pushed(session: Session, integration_id: str, envelope: dict[str, Any], raw: str) -> Stored:
-    """``store_event`` for a verified push (the receiver's hot path)."""
+def store_pushed(session: Session | Connection, integration_id: str, envelope: dict[str, Any],
+                 raw: str) -> Stored:
+    """``store_event`` for a verified push (the receiver's hot path, on a Core connection)."""
     key = envelope_dedup_key(envelope)
     occurred = _occurred_at(envelope)
     new_id = session.execute(_PUSHED, {

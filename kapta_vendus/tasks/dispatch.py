@@ -6,7 +6,7 @@ from celery import chain
 
 from kapta_vendus.pipeline.runner import TASKS
 from kapta_vendus.tasks.app import app
-from kapta_vendus.tasks.prepared import PreparedMessage, prepare
+from kapta_vendus.tasks.prepared import PreparedMessage, Templates, prepare
 
 # The per-event chain: three tasks (pipeline.runner's stages). Each carries the event id only.
 PIPELINE = (TASKS["prepare"], TASKS["bill"], TASKS["sync"])
@@ -20,12 +20,21 @@ def pipeline_chain(event_id: int, *, start_at: str | None = None):
     return chain(*(app.signature(name, args=(event_id,), immutable=True) for name in _steps(start_at)))
 
 
+_templates = Templates()
+
+
 def first_message(event_id: int, *, start_at: str | None = None) -> PreparedMessage | None:
     """The chain's first message, ready for the gate to push with the admission (one round trip).
 
     The rest of the chain travels in the message as Celery's chain does it (protocol 2: the
     remaining signatures, last first), so the worker continues it exactly as a published chain.
+    Celery builds it once per kind of chain; each event's is that one with its ids filled in
+    (``tasks.prepared.MessageTemplate``).
     """
+    return _templates.message(start_at, event_id, lambda sample: _celery_first_message(sample, start_at))
+
+
+def _celery_first_message(event_id: int, start_at: str | None) -> PreparedMessage | None:
     first, *rest = (app.signature(name, args=(event_id,), immutable=True) for name in _steps(start_at))
     return prepare(app, first, chain=list(reversed(rest)) or None)
 

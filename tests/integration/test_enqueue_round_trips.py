@@ -120,3 +120,32 @@ def test_an_event_over_its_cap_waits_and_nothing_is_pushed(on_redis):
 def _url(client: redis.Redis) -> str:
     kwargs = client.connection_pool.connection_kwargs
     return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
+
+
+@pytest.mark.parametrize("start_at", [None, *PIPELINE[1:]])
+def test_the_learned_template_fills_in_exactly_the_message_celery_builds(on_redis, start_at):
+    from kapta_vendus.tasks.dispatch import _celery_first_message, first_message
+
+    ours = json.loads(first_message(41, start_at=start_at).payload)
+    theirs = json.loads(_celery_first_message(41, start_at).payload)
+    ids = ("id", "root_id", "correlation_id", "delivery_tag")
+    assert ours["headers"]["id"] != theirs["headers"]["id"]  # fresh ids per message
+    assert ours["headers"]["id"] == ours["headers"]["root_id"] == ours["properties"]["correlation_id"]
+    for message in (ours, theirs):
+        for part in ("headers", "properties"):
+            message[part] = {k: v for k, v in message[part].items() if k not in ids}
+    assert ours == theirs
+    assert first_message(42, start_at=start_at).payload != first_message(42, start_at=start_at).payload
+
+
+def test_no_template_is_used_when_celery_builds_something_it_cannot_reproduce():
+    from kapta_vendus.tasks.prepared import MessageTemplate, PreparedMessage
+
+    def celery(event_id: int) -> PreparedMessage:  # a message whose shape depends on the id otherwise too
+        headers = {"id": "t", "root_id": "t", "argsrepr": f"({event_id},)", "odd": event_id % 2}
+        message = {"body": "W10=", "headers": headers,
+                   "properties": {"correlation_id": "t", "delivery_tag": "d", "body_encoding": "base64"}}
+        return PreparedMessage("pipeline", json.dumps(message))
+
+    assert MessageTemplate.learn(celery) is None
+    assert MessageTemplate.learn(lambda _event_id: None) is None
