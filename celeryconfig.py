@@ -35,6 +35,8 @@ task_reject_on_worker_lost = True
 # Fairness: a worker process reserves one task at a time, so a flood cannot pile up behind it.
 worker_prefetch_multiplier = 1
 worker_max_tasks_per_child = 1000
+# A chain's later tasks stay in the lane (kombu Redis priority) fair scheduling put its first one in.
+task_inherit_parent_priority = True
 broker_connection_retry_on_startup = True
 # Task events cost a broker publish per task: on only where Flower watches (KAPTA_TASK_SENT_EVENTS).
 worker_send_task_events = False

@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     from kapta_vendus.db.models import Event
     from kapta_vendus.db.session import database_for
     from kapta_vendus.integrations.service import create_integration
+    from kapta_vendus.metrics_state import list_depths
 
     run = datetime.now(UTC).strftime("%H%M%S")
     load_start = os.getloadavg()
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             from sqlalchemy import func, select
 
             stored = session.scalar(select(func.count()).select_from(Event))
-        queued = broker.llen("pipeline")
+        queued = list_depths(broker, ["pipeline"])["pipeline"]
         subject, baseline = summarise("subject", rounds["subject"]), summarise("baseline", rounds["baseline"])
         accepted = subject["statuses"].get("202", 0) + args.warmup + (steady["statuses"].get("202", 0) if steady else 0)
         report = {

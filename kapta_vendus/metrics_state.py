@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def queue_depths(settings: Settings) -> dict[str, int]:
-    """Messages waiting in each Celery queue (Redis lists named after the queues); empty otherwise."""
+    """Messages waiting in each Celery queue (Redis lists named after the queues, one per kombu
+    priority: fair scheduling's slow lane is one of them); empty otherwise."""
     if not settings.uses_redis:
         return {}
     import redis
@@ -29,9 +30,23 @@ def queue_depths(settings: Settings) -> dict[str, int]:
 
     client = redis.Redis.from_url(settings.broker_url, socket_timeout=2)
     try:
-        return {queue: int(client.llen(queue)) for queue in celeryconfig.QUEUES}
+        return list_depths(client, celeryconfig.QUEUES)
     finally:
         client.close()
+
+
+def list_depths(client, queues) -> dict[str, int]:
+    """Each queue's depth over all its priority lists, in one round trip."""
+    from kombu.transport.redis import PRIORITY_STEPS, Channel
+
+    names = [(queue, f"{queue}{Channel.sep}{step}" if step else queue) for queue in queues for step in PRIORITY_STEPS]
+    pipe = client.pipeline(transaction=False)
+    for _queue, name in names:
+        pipe.llen(name)
+    depths = dict.fromkeys(queues, 0)
+    for (queue, _name), size in zip(names, pipe.execute(), strict=True):
+        depths[queue] += int(size)
+    return depths
 
 
 class StateCollector(Collector):

@@ -33,6 +33,7 @@ from bench.chaos.report import header, write_section
 from bench.chaos.run import WORKERS, wait_quiet
 from bench.chaos.senders import Endpoint, SendLog, run_senders
 from kapta_vendus.db.models import Event
+from kapta_vendus.metrics_state import list_depths
 
 
 def rss_mib(pids: list[int]) -> float:
@@ -52,7 +53,7 @@ def sample(cluster, began: float) -> dict:
         "t": round(time.time() - began),
         "rss_mib": {name: round(rss_mib(pids), 1) for name, pids in cluster.pids().items()},
         "inbox": in_flight_count(cluster.engine, [cluster.integration_id]),
-        "queues": {q: int(cluster.redis.llen(q)) for q in celeryconfig.QUEUES},
+        "queues": list_depths(cluster.redis, celeryconfig.QUEUES),
     }
 
 

@@ -18,6 +18,15 @@ and publishing is one round trip and an event is never admitted without being qu
 dies holding one frees it when the lease ends. Without Redis (the embedded default, one machine)
 there is nothing shared to gate with, and everything is admitted. Every Redis error here is
 logged and admits (or leaves the slot to expire): fairness is never a reason to stop billing.
+
+The cap keeps a flood out of the queues, but the flood's admitted events still share them: a small
+integration's tasks would queue behind the flood's, FIFO. So an admitted event goes into one of two
+lanes, chosen by the same script: the **fast lane** while its integration holds at most half its
+cap and has nobody waiting, else the **slow lane**. The lanes are kombu's Redis priorities (a
+queue's list and its ``<queue>\x06\x16<priority>`` list; workers pop the fast list first), and
+the chain's later tasks inherit the lane (``task_inherit_parent_priority``). An integration below
+its fair share therefore never waits behind a flooding one; the flood only waits for the quiet
+tenants' tasks, and it is still bounded by its own cap.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from kapta_vendus.db.models import Event, Integration
 from kapta_vendus.db.session import Database, database_for
 from kapta_vendus.integrations.config import limits_of
 from kapta_vendus.integrations.shared import per_broker, redis_client
-from kapta_vendus.tasks.prepared import PreparedMessage
+from kapta_vendus.tasks.prepared import Lanes
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +50,11 @@ LEASE_SECONDS = 900  # longer than the longest retry countdown (600 s) plus a ta
 WAITING_TTL = 7 * 24 * 3600
 SENTINEL = "kapta:fair:alive"  # absent after Redis lost its data
 
-# KEYS: holders (zset event -> lease end), waiting (zset "event|task" -> inbox id)[, queue list]
-# ARGV: event id, cap, lease seconds, waiting member, waiting ttl[, message]
-# With the third key, an admitted event's message is pushed onto the queue's list (kombu's LPUSH).
-# Returns {admitted (0/1), woken members...}
+# KEYS: holders (zset event -> lease end), waiting (zset "event|task" -> inbox id)[, fast list, slow list]
+# ARGV: event id, cap, lease seconds, waiting member, waiting ttl[, fast message, slow message, fast share]
+# With the lists, an admitted event's message is pushed onto one of them (kombu's LPUSH): the fast
+# lane while the integration holds at most ``fast share`` slots and nobody of it waits.
+# Returns {0 (waits), 1 (admitted, fast lane or not pushed) or 2 (admitted, slow lane), woken members...}
 _ADMIT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
@@ -70,7 +80,14 @@ end
 if result[1] == 1 then
   redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
   redis.call('EXPIRE', KEYS[1], lease * 2)
-  if KEYS[3] then redis.call('LPUSH', KEYS[3], ARGV[6]) end
+  if KEYS[3] then
+    if redis.call('ZCARD', KEYS[1]) <= tonumber(ARGV[8]) and redis.call('ZCARD', KEYS[2]) == 0 then
+      redis.call('LPUSH', KEYS[3], ARGV[6])
+    else
+      redis.call('LPUSH', KEYS[4], ARGV[7])
+      result[1] = 2
+    end
+  end
 end
 return result
 """
@@ -97,6 +114,11 @@ return woken
 """
 
 
+def fast_share(cap: int) -> int:
+    """Slots an integration may hold and still have its events in the fast lane: half its cap."""
+    return max(1, cap // 2)
+
+
 @dataclass(frozen=True)
 class Resume:
     """A parked event to enqueue again, from ``task`` on."""
@@ -109,7 +131,8 @@ class Resume:
 class Admission:
     admitted: bool
     woken: tuple[Resume, ...] = ()
-    pushed: bool = False  # the message given to ``admit`` is on its queue
+    pushed: bool = False  # one of the messages given to ``admit`` is on its queue
+    slow_lane: bool = False  # the one pushed is the slow lane's (see the module docstring)
 
 
 def _resumes(members) -> tuple[Resume, ...]:
@@ -133,14 +156,15 @@ class RedisGate:
         return [f"kapta:fair:{integration_id}:holders", f"kapta:fair:{integration_id}:waiting"]
 
     def admit(self, integration_id: str, event_id: int, task: str, cap: int,
-              message: PreparedMessage | None = None) -> Admission:
+              messages: Lanes | None = None) -> Admission:
         keys, args = self.keys(integration_id), [event_id, cap, self.lease, f"{event_id}|{task}", WAITING_TTL]
-        if message is not None:
-            keys.append(message.queue_key)
-            args.append(message.payload)
+        if messages is not None:
+            keys += [messages.fast.queue_key, messages.slow.queue_key]
+            args += [messages.fast.payload, messages.slow.payload, fast_share(cap)]
         result = self._admit(keys=keys, args=args)
         admitted = bool(int(result[0]))
-        return Admission(admitted, _resumes(result[1:]), pushed=admitted and message is not None)
+        return Admission(admitted, _resumes(result[1:]), pushed=admitted and messages is not None,
+                         slow_lane=int(result[0]) == 2)
 
     def release(self, integration_id: str, event_id: int, cap: int) -> tuple[Resume, ...]:
         return _resumes(self._release(keys=self.keys(integration_id), args=[event_id, cap, self.lease]))
@@ -158,7 +182,7 @@ class OpenGate:
     """No shared store: admit everything (see the module docstring)."""
 
     def admit(self, integration_id: str, event_id: int, task: str, cap: int,
-              message: PreparedMessage | None = None) -> Admission:
+              messages: Lanes | None = None) -> Admission:
         return Admission(True)  # never pushes: the caller publishes
 
     def release(self, integration_id: str, event_id: int, cap: int) -> tuple[Resume, ...]:
@@ -199,9 +223,9 @@ Enqueue = Callable[..., None]  # tasks.dispatch.enqueue_event(event_id, start_at
 
 def admitted_for_enqueue(event_id: int, task: str, enqueue: Enqueue, *, integration_id: str | None = None,
                          cap: int | None = None,
-                         message: Callable[[], PreparedMessage | None] | None = None) -> bool:
+                         messages: Callable[[], Lanes | None] | None = None) -> bool:
     """True if the caller must publish the chain now; False if the event joined its waiting line,
-    or was admitted and its chain's first message (``message()``) pushed by the same script."""
+    or was admitted and its chain's first message (one of ``messages()``) pushed by the same script."""
     settings = get_settings()
     if not settings.uses_redis:
         return True
@@ -212,7 +236,7 @@ def admitted_for_enqueue(event_id: int, task: str, enqueue: Enqueue, *, integrat
         integration_id, cap = share
     try:
         gate = gate_for(settings)
-        admission = gate.admit(integration_id, event_id, task, cap, message() if message else None)
+        admission = gate.admit(integration_id, event_id, task, cap, messages() if messages else None)
     except Exception as exc:  # noqa: BLE001 - the gate is for fairness, never a reason to stop billing
         log.warning("fair-scheduling gate unavailable (%s): event admitted", type(exc).__name__)
         return True

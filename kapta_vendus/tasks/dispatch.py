@@ -6,10 +6,13 @@ from celery import chain
 
 from kapta_vendus.pipeline.runner import TASKS
 from kapta_vendus.tasks.app import app
-from kapta_vendus.tasks.prepared import PreparedMessage, Templates, prepare
+from kapta_vendus.tasks.prepared import Lanes, PreparedMessage, Templates, prepare
 
 # The per-event chain: three tasks (pipeline.runner's stages). Each carries the event id only.
 PIPELINE = (TASKS["prepare"], TASKS["bill"], TASKS["sync"])
+# The lanes of fair scheduling (integrations.fairness), as kombu Redis priorities: 0 is the queue's
+# own list, popped first; 6 is one of kombu's default priority steps (0, 3, 6, 9), popped after it.
+FAST_LANE, SLOW_LANE = 0, 6
 
 
 def _steps(start_at: str | None) -> tuple[str, ...]:
@@ -23,7 +26,13 @@ def pipeline_chain(event_id: int, *, start_at: str | None = None):
 _templates = Templates()
 
 
-def first_message(event_id: int, *, start_at: str | None = None) -> PreparedMessage | None:
+def first_messages(event_id: int, *, start_at: str | None = None) -> Lanes | None:
+    """The chain's first message in both lanes (the gate pushes the one its integration's share calls for)."""
+    fast, slow = (first_message(event_id, start_at=start_at, priority=lane) for lane in (FAST_LANE, SLOW_LANE))
+    return Lanes(fast, slow) if fast is not None and slow is not None else None
+
+
+def first_message(event_id: int, *, start_at: str | None = None, priority: int = FAST_LANE) -> PreparedMessage | None:
     """The chain's first message, ready for the gate to push with the admission (one round trip).
 
     The rest of the chain travels in the message as Celery's chain does it (protocol 2: the
@@ -31,12 +40,13 @@ def first_message(event_id: int, *, start_at: str | None = None) -> PreparedMess
     Celery builds it once per kind of chain; each event's is that one with its ids filled in
     (``tasks.prepared.MessageTemplate``).
     """
-    return _templates.message(start_at, event_id, lambda sample: _celery_first_message(sample, start_at))
+    return _templates.message((start_at, priority), event_id,
+                              lambda sample: _celery_first_message(sample, start_at, priority))
 
 
-def _celery_first_message(event_id: int, start_at: str | None) -> PreparedMessage | None:
+def _celery_first_message(event_id: int, start_at: str | None, priority: int = FAST_LANE) -> PreparedMessage | None:
     first, *rest = (app.signature(name, args=(event_id,), immutable=True) for name in _steps(start_at))
-    return prepare(app, first, chain=list(reversed(rest)) or None)
+    return prepare(app, first, chain=list(reversed(rest)) or None, priority=priority)
 
 
 def enqueue_event(event_id: int, *, start_at: str | None = None, integration_id: str | None = None,
@@ -52,7 +62,7 @@ def enqueue_event(event_id: int, *, start_at: str | None = None, integration_id:
     from kapta_vendus.integrations.fairness import admitted_for_enqueue
 
     if admitted_for_enqueue(event_id, start_at or PIPELINE[0], enqueue_event, integration_id=integration_id,
-                            cap=cap, message=lambda: first_message(event_id, start_at=start_at)):
+                            cap=cap, messages=lambda: first_messages(event_id, start_at=start_at)):
         pipeline_chain(event_id, start_at=start_at).apply_async()
 
 

@@ -37,6 +37,14 @@ class PreparedMessage:
     payload: str
 
 
+@dataclass(frozen=True)
+class Lanes:
+    """The same message for the fast and the slow lane (``integrations.fairness``): the gate pushes one."""
+
+    fast: PreparedMessage
+    slow: PreparedMessage
+
+
 class _CapturingProducer(Producer):
     """A producer on a real channel that prepares the message (and declares the queue once, as
     kombu does) but keeps it instead of publishing it."""
