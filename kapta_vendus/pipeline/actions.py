@@ -18,7 +18,7 @@ from kapta_vendus.masterdata.sales import use_mapped_client
 from kapta_vendus.pipeline import context as c
 from kapta_vendus.pipeline.account_exemptions import CACHE as EXEMPTIONS
 from kapta_vendus.pipeline.fiscal_alerts import alert_fiscal_warning
-from kapta_vendus.pipeline.issuance import Expected, Issued, issue_once, previous_issuance
+from kapta_vendus.pipeline.issuance import Expected, Issued, issue_once, previous_issuance, record_issued
 from kapta_vendus.pipeline.mirror import link, linked_documents, upsert_document
 from kapta_vendus.pipeline.payloads import (
     build_credit_note_payload,
@@ -82,6 +82,7 @@ def _record(ctx: StepContext, issued: Issued, payload: dict[str, Any], *, sale_i
            "date": payload.get("date"), "register_id": payload.get("register_id"),
            "external_reference": payload.get("external_reference"), **reply}
     with ctx.db.unit_of_work() as session:
+        record_issued(session, issued)  # the key becomes ``issued`` with its mirror, in one commit
         row = upsert_document(session, ctx.integration_id, doc, mode=_mode(ctx), issued_here=True,
                               store_id=c.facts(ctx).store_id)
         link(session, ctx.integration_id, "sale", sale_key(_store(ctx), sale_id), relation, "document",

@@ -11,6 +11,10 @@ Adoption is strict: the reference must be exactly ours (it names the integration
 see references.py), and the document must have the store, register, type and amount we sent.
 Anything else is not ours, and two candidates are a question for a person, never a guess.
 
+A document created just now is recorded ``issued`` in the transaction that mirrors it
+(``record_issued``, called by the actions' record step), not in one of its own: until that commits
+the key stays ``sent``, so a crash in between is one more unknown outcome, resolved by adoption.
+
 Vendus's "date before the latest document" refusal is our bug (we always send today's date), not
 the sale's fault: it is retried, never recorded as a permanent rejection.
 """
@@ -24,8 +28,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from kapta_vendus.db.models import Issuance, utcnow
 from kapta_vendus.db.session import Database
@@ -45,6 +50,7 @@ class Issued:
     amount_gross: Decimal | None
     adopted: bool = False  # found in Vendus after an unknown outcome rather than created now
     reply: dict[str, Any] | None = None
+    unrecorded_issuance: int | None = None  # created now: its key is still ``sent`` (see record_issued)
 
 
 @dataclass(frozen=True)
@@ -216,10 +222,18 @@ def issue_once(db: Database, client: VendusClient, *, integration_id: str, event
         # Unknown or failed: the key stays 'sent', so the retry looks up before sending again.
         _finish(db, claimed.id, last_error=redact(f"{type(exc).__name__}: {exc}"))
         raise
-    _finish(db, claimed.id, state="issued", vendus_id=int(reply["id"]), document_number=reply.get("number"),
-            last_error=None)
     return Issued(key, int(reply["id"]), reply.get("number", ""), document_type, reply.get("amount_gross"),
-                  reply=reply)
+                  reply=reply, unrecorded_issuance=claimed.id)
+
+
+def record_issued(session: Session, issued: Issued) -> None:
+    """Mark a document created just now ``issued``, in the caller's transaction (the one that
+    mirrors it): one transaction fewer per document than a commit of its own."""
+    if issued.unrecorded_issuance is None:
+        return
+    session.execute(update(Issuance).where(Issuance.id == issued.unrecorded_issuance).values(
+        state="issued", vendus_id=issued.vendus_id, document_number=(issued.reply or {}).get("number"),
+        last_error=None, updated_at=utcnow()))
 
 
 def _loggable(payload: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from pipeline_testkit import CAFE_LINES
 
-from kapta_vendus.pipeline import issuance
+from kapta_vendus.pipeline import actions
 from kapta_vendus.vendus import OutcomeUnknown
 
 pytestmark = pytest.mark.integration
@@ -23,15 +23,15 @@ def _drop_next_post_response(pipeline) -> None:
 
 def _crash_once_after_the_call(monkeypatch) -> list[int]:
     """The worker dies between Vendus' answer and the commit that records it (once)."""
-    real_finish, crashed = issuance._finish, []
+    real_record, crashed = actions.record_issued, []
 
-    def finish(db, issuance_id, **values):
-        if values.get("state") == "issued" and not crashed:
-            crashed.append(issuance_id)
+    def record_issued(session, issued):
+        if issued.unrecorded_issuance is not None and not crashed:
+            crashed.append(issued.unrecorded_issuance)
             raise RuntimeError("worker lost after the Vendus call")
-        return real_finish(db, issuance_id, **values)
+        return real_record(session, issued)
 
-    monkeypatch.setattr(issuance, "_finish", finish)
+    monkeypatch.setattr(actions, "record_issued", record_issued)
     return crashed
 
 

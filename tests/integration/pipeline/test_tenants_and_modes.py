@@ -4,6 +4,7 @@ the same sale still make one document."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from pipeline_testkit import Envelopes, sim_documents
@@ -67,16 +68,19 @@ def test_two_workers_on_the_same_sale_make_one_document(pipeline, envelopes, mon
     first = envelopes.sale_completed()
     again = envelopes.sale_completed(sale_id=first["data"]["sale_id"])  # pushed twice, two chains
     ids = [pipeline.accept(first), pipeline.accept(again)]
-    # Both workers record the (one) document at the same moment: the mirror must take both.
-    together, real_upsert, waited = threading.Barrier(2, timeout=10), actions.upsert_document, threading.local()
+    # The first worker to record the document holds its key's row until the document is mirrored
+    # (both commit together); the second, claiming the same key meanwhile, waits for that commit and
+    # finds the key issued. The first one pauses while it holds the row, so that the second is
+    # certainly claiming by then.
+    real_upsert, recorded = actions.upsert_document, threading.Event()
 
-    def upsert_together(*args, **kwargs):
-        if kwargs.get("issued_here") and not getattr(waited, "done", False):
-            waited.done = True
-            together.wait()
+    def upsert_slowly(*args, **kwargs):
+        if kwargs.get("issued_here") and not recorded.is_set():
+            recorded.set()
+            time.sleep(0.5)
         return real_upsert(*args, **kwargs)
 
-    monkeypatch.setattr(actions, "upsert_document", upsert_together)
+    monkeypatch.setattr(actions, "upsert_document", upsert_slowly)
     errors: list[BaseException] = []
 
     def worker(event_id: int) -> None:
@@ -98,3 +102,4 @@ def test_two_workers_on_the_same_sale_make_one_document(pipeline, envelopes, mon
     [row] = pipeline.issuances()
     assert row.state == "issued"
     assert [d.vendus_id for d in pipeline.mirrored()].count(fs["id"]) == 1
+    assert pipeline.posts() == 1
