@@ -42,8 +42,19 @@ def _view(row: Integration) -> IntegrationView:
                            dict(row.config or {}), limits_of(row.config), row.updated_at)
 
 
+_STAMPS = "kapta_integration_stamps"  # session.info: updated_at values already read in this transaction
+
+
+def note_stamp(session: Session, integration_id: str, stamp: datetime) -> None:
+    """The integration's ``updated_at``, read by the caller in this transaction along with another row
+    (the stage's event): the view check then needs no query of its own."""
+    session.info.setdefault(_STAMPS, {})[integration_id] = stamp
+
+
 def integration_view(session: Session, integration_id: str) -> IntegrationView | None:
-    stamp = session.scalar(select(Integration.updated_at).where(Integration.id == integration_id))
+    stamp = session.info.get(_STAMPS, {}).get(integration_id)
+    if stamp is None:
+        stamp = session.scalar(select(Integration.updated_at).where(Integration.id == integration_id))
     if stamp is None:
         return None
     cached = _views.get(integration_id)

@@ -96,12 +96,17 @@ def _claim(db: Database, integration_id: str, key: str, *, kind: str, business_k
     """Insert the key if new; return the row as it stands, marked ``sent`` unless already final."""
     with db.unit_of_work() as session:
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        session.execute(
+        # A new key is inserted already ``sent`` (this transaction commits before the call): one
+        # statement. An existing one (a retry, a second worker) is locked and looked at.
+        new_id = session.scalar(
             dialect.insert(Issuance).values(
                 integration_id=integration_id, idempotency_key=key, kind=kind, business_key=business_key,
-                event_id=event_id, state="pending", document_type=document_type, request=request,
-                attempts=0, created_at=utcnow(), updated_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["integration_id", "idempotency_key"]))
+                event_id=event_id, state="sent", document_type=document_type, request=request,
+                attempts=1, created_at=utcnow(), updated_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["integration_id", "idempotency_key"])
+            .returning(Issuance.id))
+        if new_id is not None:
+            return _Claim(new_id, "pending", None, None, document_type, None)
         row = session.scalar(select(Issuance).where(Issuance.integration_id == integration_id,
                                                     Issuance.idempotency_key == key).with_for_update())
         snapshot = _Claim(row.id, row.state, row.vendus_id, row.document_number, row.document_type,

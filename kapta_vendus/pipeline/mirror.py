@@ -68,14 +68,33 @@ def upsert_document(session: Session, integration_id: str, doc: dict[str, Any], 
     # the insert-if-absent comes first instead of after a lookup that finds nothing.
     row = None if issued_here else _locked(session, integration_id, mode, vendus_id)
     if row is None:
+        row = _insert_if_absent(session, integration_id, mode, vendus_id, doc, issued_here, store_id)
+        if row is not None:
+            return row
         # Two workers may mirror the same document at once (a sale pushed twice, a poll racing a
-        # push): insert-if-absent, then lock the row, so neither fails on the unique key.
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        session.execute(dialect.insert(Document).values(
-            integration_id=integration_id, vendus_id=vendus_id, mode=mode, type=str(doc.get("type") or ""),
-            number=str(doc.get("number") or ""), raw={}, issued_here=issued_here, first_seen_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["integration_id", "mode", "vendus_id"]))
+        # push): the other one inserted it, so lock its row and update it, and neither fails.
         row = _locked(session, integration_id, mode, vendus_id)
+    _apply(row, doc, issued_here, store_id)
+    session.flush()
+    return row
+
+
+def _insert_if_absent(session: Session, integration_id: str, mode: str, vendus_id: int, doc: dict[str, Any],
+                      issued_here: bool, store_id: int | None) -> Document | None:
+    """The whole mirror row in one statement, or None if it exists already. The values are what
+    ``_apply`` makes of a blank row, so a new row looks exactly as an updated one would."""
+    draft = Document(integration_id=integration_id, vendus_id=vendus_id, mode=mode, raw={}, issued_here=False,
+                     first_seen_at=utcnow())  # transient: never added to the session
+    _apply(draft, doc, issued_here, store_id)
+    values = {column.key: getattr(draft, column.key) for column in Document.__table__.columns
+              if column.key != "id" and getattr(draft, column.key) is not None}
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return session.scalar(dialect.insert(Document).values(**values)
+                          .on_conflict_do_nothing(index_elements=["integration_id", "mode", "vendus_id"])
+                          .returning(Document))
+
+
+def _apply(row: Document, doc: dict[str, Any], issued_here: bool, store_id: int | None) -> None:
     row.issued_here = row.issued_here or issued_here
     row.type = str(doc.get("type") or row.type or "")
     row.number = str(doc.get("number") or row.number or "")
@@ -95,8 +114,6 @@ def upsert_document(session: Session, integration_id: str, doc: dict[str, Any], 
     row.external_reference = doc.get("external_reference") or row.external_reference
     row.raw = _jsonable({**(row.raw or {}), **doc})
     row.fingerprint = fingerprint(row.raw)
-    session.flush()
-    return row
 
 
 def _locked(session: Session, integration_id: str, mode: str, vendus_id: int) -> Document | None:

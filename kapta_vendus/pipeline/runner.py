@@ -18,20 +18,19 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kapta_vendus import metrics
 from kapta_vendus.config import Settings
-from kapta_vendus.db.models import Event, StepRun, utcnow
+from kapta_vendus.db.models import Event, Integration, StepRun, utcnow
 from kapta_vendus.db.session import Database, on_commit
 from kapta_vendus.destinations.outbox import record_outcome
 from kapta_vendus.events.errors import Rejection
 from kapta_vendus.logs import bind, redact
+from kapta_vendus.pipeline.stage import Outcome, Recorded, StepContext, StepResult
 
 log = logging.getLogger(__name__)
 
@@ -53,61 +52,10 @@ def stage_of(step: str) -> str:
     raise KeyError(step)
 
 
-@dataclass
-class StepResult:
-    summary: str
-    output: dict[str, Any] | None = None
-    finish: str | None = None  # "done" to finish the event here and stop the chain
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """A step run to write when the stage commits (``bill`` writes one per action)."""
-
-    step: str
-    status: str
-    summary: str
-    output: dict[str, Any] | None = None
-    error: str | None = None
-    started_at: Any = None
-    duration_ms: int = 0
-
-
-@dataclass
-class StepContext:
-    db: Database
-    settings: Settings
-    event_id: int
-    integration_id: str
-    attempt: int
-    cache: dict[str, Any] = field(default_factory=dict)
-    session: Session | None = None  # the stage's own transaction, when the step runs inside it
-    recorded: list[Recorded] = field(default_factory=list)
-
-    def step_output(self, step: str) -> dict[str, Any] | None:
-        """The output of the latest successful run of an earlier step (read once per stage)."""
-        outputs = self.cache.setdefault("outputs", {})
-        if step not in outputs:
-            query = (select(StepRun.output)
-                     .where(StepRun.event_id == self.event_id, StepRun.step == step, StepRun.status == "ok")
-                     .order_by(StepRun.id.desc()).limit(1))
-            if self.session is not None:
-                outputs[step] = self.session.scalar(query)
-            else:
-                with self.db.unit_of_work() as session:
-                    outputs[step] = session.scalar(query)
-        return outputs[step]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    stop: bool
-    summary: str
-    finished: str | None = None  # the event's final status when this stage ended it
-
-
 StepFn = Callable[[StepContext], StepResult]
 Guard = Callable[[str], AbstractContextManager]
+__all__ = ["STAGES", "TASKS", "Outcome", "Recorded", "StepContext", "StepResult", "run_stage", "stage_of"]
+
 # Called after the commit that finished an event (frees its fair-scheduling slot).
 Finished = Callable[[str, int], None]
 
@@ -124,8 +72,22 @@ def task_of_step(step: str | None) -> str:
         return TASKS["prepare"]
 
 
-def _begin(session: Session, event_id: int, step: str) -> tuple[Event | None, str | None]:
-    event = session.get(Event, event_id)
+def _load(session: Session, event_id: int) -> Event | None:
+    """The stage's event, and its integration's ``updated_at`` for the cached view, in one query."""
+    from kapta_vendus.integrations.cache import note_stamp
+
+    row = session.execute(select(Event, Integration.updated_at)
+                          .join(Integration, Integration.id == Event.integration_id)
+                          .where(Event.id == event_id)).first()
+    if row is None:
+        return None
+    event, stamp = row
+    note_stamp(session, event.integration_id, stamp)
+    return event
+
+
+def _begin(session: Session, event_id: int, step: str, loaded: Event | None = None) -> tuple[Event | None, str | None]:
+    event = loaded or _load(session, event_id)
     if event is None:
         return None, "event not found"
     if event.status in FINISHED:
@@ -152,13 +114,13 @@ def _run_in_one_transaction(db, settings, names, steps, event_id, attempt, on_fi
     from kapta_vendus.pipeline.context import prime
 
     with db.unit_of_work() as session:
-        event = session.get(Event, event_id)
+        event = _load(session, event_id)
         stopped_at = event.current_step if event is not None else None
         names = names[names.index(stopped_at):] if stopped_at in names else names
         # The integration lookup cannot depend on the event's new status: without the autoflush it
         # would cause, the event is written once, at the commit, instead of twice.
         with session.no_autoflush:
-            event, early = _begin(session, event_id, names[0])
+            event, early = _begin(session, event_id, names[0], event)
             if early:
                 return Outcome(True, early)
             ctx = StepContext(db, settings, event_id, event.integration_id, attempt, session=session)
@@ -197,6 +159,8 @@ def _run_around_calls(db, settings, names, steps, event_id, attempt, guard, on_f
             ctx = StepContext(db, settings, event_id, event.integration_id, attempt, session=session)
             prime(ctx, session, event)
         if names[0] == "sync":  # nothing in it calls Vendus: finish in this same transaction
+            with session.no_autoflush:
+                ctx.prefetch_outputs(("rules", "actions"))  # what sync reports: the decision and its results
             return _finish_steps(session, ctx, event, names, steps, on_finished)
         with session.no_autoflush:  # the rules step's run was committed by prepare: nothing pending matters
             ctx.step_output("rules")  # the decision to execute, read in this transaction

@@ -118,9 +118,11 @@ def actions(ctx: StepContext) -> StepResult:
 
 def action_results(ctx: StepContext) -> list[dict[str, Any]]:
     """What the latest ``bill`` recorded, one result per action, in order (for sync and notify)."""
-    query = (select(StepRun.output).where(StepRun.event_id == ctx.event_id, StepRun.step == "actions",
-                                          StepRun.status == "ok").order_by(StepRun.id))
-    outputs = list(ctx.session.scalars(query)) if ctx.session is not None else []
+    outputs = ctx.step_outputs("actions")
+    if outputs is None:
+        query = (select(StepRun.output).where(StepRun.event_id == ctx.event_id, StepRun.step == "actions",
+                                              StepRun.status == "ok").order_by(StepRun.id))
+        outputs = list(ctx.session.scalars(query)) if ctx.session is not None else []
     results: dict[int, dict[str, Any]] = {}
     for output in outputs:  # a re-run of bill records the same actions again: keep the latest of each
         if (output or {}).get("result"):

@@ -1,0 +1,85 @@
+"""What a stage hands its steps (``StepContext``) and what steps and stages report back.
+
+Split from ``pipeline.runner``, which runs the stages and re-exports these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kapta_vendus.config import Settings
+from kapta_vendus.db.models import StepRun
+from kapta_vendus.db.session import Database
+
+
+@dataclass
+class StepResult:
+    summary: str
+    output: dict[str, Any] | None = None
+    finish: str | None = None  # "done" to finish the event here and stop the chain
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A step run to write when the stage commits (``bill`` writes one per action)."""
+
+    step: str
+    status: str
+    summary: str
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    started_at: Any = None
+    duration_ms: int = 0
+
+
+@dataclass
+class StepContext:
+    db: Database
+    settings: Settings
+    event_id: int
+    integration_id: str
+    attempt: int
+    cache: dict[str, Any] = field(default_factory=dict)
+    session: Session | None = None  # the stage's own transaction, when the step runs inside it
+    recorded: list[Recorded] = field(default_factory=list)
+
+    def step_output(self, step: str) -> dict[str, Any] | None:
+        """The output of the latest successful run of an earlier step (read once per stage)."""
+        outputs = self.cache.setdefault("outputs", {})
+        if step not in outputs:
+            query = (select(StepRun.output)
+                     .where(StepRun.event_id == self.event_id, StepRun.step == step, StepRun.status == "ok")
+                     .order_by(StepRun.id.desc()).limit(1))
+            if self.session is not None:
+                outputs[step] = self.session.scalar(query)
+            else:
+                with self.db.unit_of_work() as session:
+                    outputs[step] = session.scalar(query)
+        return outputs[step]
+
+    def prefetch_outputs(self, steps: tuple[str, ...]) -> None:
+        """Every successful run's output of these steps, oldest first, with one query in the stage's
+        transaction: ``step_output`` (the latest) and ``step_outputs`` (all) then read no more."""
+        runs: dict[str, list[Any]] = {step: [] for step in steps}
+        for step, output in self.session.execute(
+                select(StepRun.step, StepRun.output)
+                .where(StepRun.event_id == self.event_id, StepRun.step.in_(steps), StepRun.status == "ok")
+                .order_by(StepRun.id)):
+            runs[step].append(output)
+        self.cache.setdefault("runs", {}).update(runs)
+        self.cache.setdefault("outputs", {}).update({step: (r[-1] if r else None) for step, r in runs.items()})
+
+    def step_outputs(self, step: str) -> list[Any] | None:
+        """Every successful run's output of ``step``, oldest first, if prefetched (else None)."""
+        return self.cache.get("runs", {}).get(step)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    stop: bool
+    summary: str
+    finished: str | None = None  # the event's final status when this stage ended it
