@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as exc_module
@@ -161,6 +162,12 @@ class Database:
                 yield session
         finally:
             session.close()
+
+    @cached_property
+    def autocommit(self) -> Engine:
+        """The same pool for single statements that commit on their own (the receiver's insert):
+        no BEGIN and COMMIT round trips around them."""
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def dispose(self) -> None:
         self.engine.dispose()
