@@ -9,6 +9,7 @@ from kapta_vendus import metrics
 from kapta_vendus.config import Settings, set_settings
 from kapta_vendus.logs import install_celery_hooks
 from kapta_vendus.tasks import embedded_broker
+from kapta_vendus.tasks.prepared import forget_templates
 
 embedded_broker.install()
 install_celery_hooks()  # JSON logs bound to task_id (kapta_vendus.logs)
@@ -25,6 +26,7 @@ def configure(settings: Settings) -> Celery:
     set_settings(settings)
     app.close()  # drop pooled broker connections: they would still point at the old broker
     app.conf.update(celeryconfig.for_settings(settings))
+    forget_templates()  # learned under the old configuration
     return app
 
 

@@ -41,7 +41,15 @@ def first_message(event_id: int, *, start_at: str | None = None, priority: int =
     (``tasks.prepared.MessageTemplate``).
     """
     return _templates.message((start_at, priority), event_id,
-                              lambda sample: _celery_first_message(sample, start_at, priority))
+                              lambda sample: _celery_first_message(sample, start_at, priority), _lineage())
+
+
+def _lineage() -> tuple[str | None, str | None]:
+    """(parent id, root id) when sent from a running task, as Celery's ``send_task`` records them."""
+    parent = app.current_worker_task
+    if parent:
+        return parent.request.id, parent.request.root_id or parent.request.id
+    return None, None
 
 
 def _celery_first_message(event_id: int, start_at: str | None, priority: int = FAST_LANE) -> PreparedMessage | None:

@@ -97,9 +97,10 @@ class MessageTemplate:
 
     Why: building the message through Celery's canvas costs about as much CPU as the receiver's
     database insert, and every event's first message differs from the previous one only in the
-    event id (in the arguments of each step and in ``argsrepr``) and in three fresh ids (the task
-    id, which is also the root and correlation id, and kombu's delivery tag). So Celery builds it
-    once for a sample id, and each event's message is that one with the holes filled.
+    event id (in the arguments of each step and in ``argsrepr``), in two fresh ids (the task id,
+    which is also the correlation id, and kombu's delivery tag) and in its lineage (the parent and
+    root ids of the task sending it, if any, as ``Celery.send_task`` records them). So Celery builds
+    it once for a sample id, and each event's message is that one with the holes filled.
 
     ``learn`` proves the template against Celery itself before it is used: it fills it for a second
     sample id and compares the result with the message Celery builds for that id, ids aside. If
@@ -119,30 +120,45 @@ class MessageTemplate:
             return None
         message = json.loads(first.payload)
         headers, properties = message.get("headers") or {}, message.get("properties") or {}
-        if properties.get("body_encoding") != "base64" or not (
-                headers.get("id") == headers.get("root_id") == properties.get("correlation_id")):
+        if properties.get("body_encoding") != "base64" or headers.get("id") != properties.get("correlation_id"):
             return None
         marker = str(_SAMPLE_IDS[0])
         template = cls(first.queue_key, message, tuple(b64decode(message["body"]).decode().split(marker)),
                        tuple(str(headers.get("argsrepr", "")).split(marker)))
-        filled = json.loads(template.fill(_SAMPLE_IDS[1]).payload)
+        sample = json.loads(second.payload)["headers"]
+        filled = json.loads(template.fill(_SAMPLE_IDS[1], (sample.get("parent_id"), sample.get("root_id"))).payload)
         return template if _without_ids(filled) == _without_ids(json.loads(second.payload)) else None
 
-    def fill(self, event_id: int) -> PreparedMessage:
+    def fill(self, event_id: int, lineage: tuple[str | None, str | None] = (None, None)) -> PreparedMessage:
+        """The message for ``event_id``; ``lineage`` is (parent id, root id) of the task running
+        when it is sent, which Celery records the same way (``Celery.send_task``)."""
         task_id, value = str(uuid.uuid4()), str(event_id)
+        parent_id, root_id = lineage
         message = dict(self.message)
         message["body"] = b64encode(value.join(self.body_parts).encode()).decode()
-        message["headers"] = {**self.message["headers"], "id": task_id, "root_id": task_id,
-                              "argsrepr": value.join(self.argsrepr_parts)}
+        message["headers"] = {**self.message["headers"], "id": task_id, "root_id": root_id or task_id,
+                              "parent_id": parent_id, "argsrepr": value.join(self.argsrepr_parts)}
         message["properties"] = {**self.message["properties"], "correlation_id": task_id,
                                  "delivery_tag": str(uuid.uuid4())}
         return PreparedMessage(queue_key=self.queue_key, payload=dumps(message))
 
 
 def _without_ids(message: dict[str, Any]) -> dict[str, Any]:
-    headers = {k: v for k, v in message["headers"].items() if k not in ("id", "root_id")}
+    headers = {k: v for k, v in message["headers"].items() if k != "id"}
+    if headers.get("root_id") == message["headers"].get("id"):
+        headers.pop("root_id")  # a root task: its root is itself
     properties = {k: v for k, v in message["properties"].items() if k not in ("correlation_id", "delivery_tag")}
     return {**message, "headers": headers, "properties": properties}
+
+
+_every_templates: list[Templates] = []
+
+
+def forget_templates() -> None:
+    """Drop every learned template: the app was configured again (tests, the demo), and a header
+    such as the time limits may differ now."""
+    for templates in _every_templates:
+        templates._learned.clear()
 
 
 class Templates:
@@ -151,13 +167,14 @@ class Templates:
 
     def __init__(self) -> None:
         self._learned: dict[tuple[int, int, Any], MessageTemplate | None] = {}
+        _every_templates.append(self)
 
-    def message(self, kind: Any, event_id: int,
-                prepare_for: Callable[[int], PreparedMessage | None]) -> PreparedMessage | None:
+    def message(self, kind: Any, event_id: int, prepare_for: Callable[[int], PreparedMessage | None],
+                lineage: tuple[str | None, str | None] = (None, None)) -> PreparedMessage | None:
         key = (os.getpid(), threading.get_ident(), kind)
         if key not in self._learned:
             if len(self._learned) > 1000:  # thread ids of finished threads are never looked up again
                 self._learned.clear()
             self._learned[key] = MessageTemplate.learn(prepare_for)
         template = self._learned[key]
-        return template.fill(event_id) if template is not None else prepare_for(event_id)
+        return template.fill(event_id, lineage) if template is not None else prepare_for(event_id)

@@ -217,3 +217,30 @@ def test_queue_depths_count_both_lanes(on_redis):
     for event_id in range(1, 7):
         enqueue_event(event_id, integration_id="int-a", cap=4)  # 2 fast, 2 slow, 2 waiting
     assert list_depths(on_redis, ["pipeline", "billing"]) == {"pipeline": 4, "billing": 0}
+
+
+def test_sent_from_a_running_task_the_message_names_its_parent_and_root_as_celery_does(on_redis):
+    from celery._state import _task_stack
+
+    from kapta_vendus.tasks.dispatch import _celery_first_message, first_message
+
+    first_message(1)  # learned outside any task
+
+    @app.task(name="kapta.pipeline.test_lineage", shared=False)
+    def sender():
+        pass
+
+    task = app.tasks.pop(sender.name)
+    task.push_request(id="parent-task", root_id="root-task", called_directly=False,  # as a worker runs it
+                      delivery_info={"priority": 0})
+    _task_stack.push(task)
+    try:
+        ours = json.loads(first_message(7).payload)["headers"]
+        theirs = json.loads(_celery_first_message(7, None).payload)["headers"]
+    finally:
+        _task_stack.pop()
+        task.pop_request()
+    assert (ours["parent_id"], ours["root_id"]) == (theirs["parent_id"], theirs["root_id"]) == ("parent-task",
+                                                                                                "root-task")
+    outside = json.loads(first_message(8).payload)["headers"]
+    assert (outside["parent_id"], outside["root_id"]) == (None, outside["id"])
