@@ -91,7 +91,10 @@ def worker_exit(server, worker) -> None:
     from kapta_vendus.db.session import close_connections
 
     status = sys.exc_info()[1]  # gunicorn calls this while the worker's SystemExit propagates
-    code = status.code if isinstance(status, SystemExit) and isinstance(status.code, int) else 0
+    if isinstance(status, SystemExit):
+        code = status.code if isinstance(status.code, int) else (0 if status.code is None else 1)
+    else:
+        code = 0 if status is None else 1  # anything else would have ended the process with an error
     try:
         close_connections()
     finally:

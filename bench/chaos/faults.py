@@ -2,7 +2,7 @@
 
 Each fault is a function of the cluster that returns when the fault is over (the service is back,
 or the fault rule is lifted). Between faults a *supervisor* restarts any process that died, as
-systemd's ``Restart=on-failure`` does in production (``deploy/systemd``): a Celery worker or beat
+systemd's ``Restart=always`` does in production (``deploy/systemd``): a Celery worker or beat
 may exit when its broker vanishes, and that is part of what is recovered.
 """
 
@@ -54,7 +54,7 @@ class FaultLog:
 
 
 def supervise(cluster: Cluster, log: FaultLog) -> None:
-    """Restart what died (Restart=on-failure)."""
+    """Restart what died (Restart=always)."""
     for name, process in list(cluster.workers.items()):
         if not process.alive:
             log.restarts.append(name)

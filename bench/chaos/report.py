@@ -44,7 +44,7 @@ def ledger_markdown(result, args: argparse.Namespace) -> str:
         "", "```", result.ledger.line(),
         *([result.deliveries.line()] if result.deliveries is not None else []), "```", "",
         f"- Faults, in order: {'; '.join(result.faults)}.",
-        f"- Processes restarted by the supervisor (systemd's Restart=on-failure): {result.restarts or 'none'}.",
+        f"- Processes restarted by the supervisor (as systemd's Restart=always does): {result.restarts or 'none'}.",
         f"- Sending took {result.send_seconds:.0f} s; senders retried {result.sender_retries} times; answers "
         f"{result.answers}.",
         f"- Drain after the last fault: {f'{drain:.0f} s' if drain is not None else 'did not drain'}; "
