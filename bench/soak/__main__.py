@@ -58,10 +58,12 @@ def sample(cluster, began: float) -> dict:
 
 
 def windows(cluster, began: float, width: float) -> list[tuple[int, int, float, float]]:
-    """(window start in minutes, events, p50, p95) of accepted → done, by the event's acceptance."""
+    """(window start in minutes, events, p50, p95) of accepted → done, by the event's acceptance.
+
+    Pushed events only: the document events the service's own polling records are not the load."""
     with Session(cluster.engine) as session:
         rows = session.execute(select(Event.received_at, func.coalesce(Event.finished_at, Event.updated_at)).where(
-            Event.integration_id == cluster.integration_id, Event.status == "done")).all()
+            Event.integration_id == cluster.integration_id, Event.status == "done", Event.source == "push")).all()
     buckets: dict[int, list[float]] = {}
     for received, done in rows:
         index = int((received.timestamp() - began) // width)
