@@ -20,9 +20,8 @@ def commit() -> str:
 
 def header() -> str:
     return (f"Run {datetime.now(UTC).isoformat(timespec='seconds')} on commit {commit()}, {os.cpu_count()} CPUs, "
-            f"load average {os.getloadavg()[0]:.2f} when this section was written (the machine was shared with "
-            "other work, six test suites and benchmarks at once: figures are indicative, ratios are measured "
-            "within one run).")
+            f"load average {os.getloadavg()[0]:.2f} when this section was written (a shared machine: figures "
+            "are indicative, ratios are measured within one run; what else ran is said below).")
 
 
 def write_section(name: str, body: str) -> None:

@@ -31,11 +31,15 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _backends(admin_url: str, database: str) -> int:
+APPLICATION = "kapta-gunicorn-restarts-test"  # names the web workers' connections, and only theirs
+
+
+def _backends(admin_url: str) -> int:
     engine = create_engine(admin_url)
     try:
         with engine.connect() as conn:
-            return conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d"), {"d": database})
+            return conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :a"),
+                               {"a": APPLICATION})
     finally:
         engine.dispose()
 
@@ -44,7 +48,9 @@ def test_workers_restart_every_few_requests_exit_zero_and_close_their_connection
         pg_database_url, pg_admin_url, redis_url, tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAPTA_", "GUNICORN_", "PROMETHEUS_"))}
-    env.update(KAPTA_DATABASE_URL=pg_database_url, KAPTA_BROKER_URL=redis_url, KAPTA_DATA_DIR=str(tmp_path / "var"),
+    database_url = make_url(pg_database_url).update_query_dict({"application_name": APPLICATION})
+    env.update(KAPTA_DATABASE_URL=database_url.render_as_string(hide_password=False),
+               KAPTA_BROKER_URL=redis_url, KAPTA_DATA_DIR=str(tmp_path / "var"),
                GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2", RUNTIME_DIRECTORY=str(tmp_path),
                GUNICORN_CMD_ARGS="--max-requests 3 --max-requests-jitter 1")
     log = tmp_path / "gunicorn.log"
@@ -67,8 +73,7 @@ def test_workers_restart_every_few_requests_exit_zero_and_close_their_connection
                    for _ in range(30)]
         assert answers == [200] * 30
         time.sleep(1)  # the last recycled worker's exit
-        database = make_url(pg_database_url).database
-        assert _backends(pg_admin_url, database) <= 2  # one per live worker at most: none left behind
+        assert _backends(pg_admin_url) <= 2  # one per live worker at most: none left behind
     finally:
         server.terminate()
         server.wait(30)
