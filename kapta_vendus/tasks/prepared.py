@@ -155,8 +155,8 @@ _every_templates: list[Templates] = []
 
 
 def forget_templates() -> None:
-    """Drop every learned template: the app was configured again (tests, the demo), and a header
-    such as the time limits may differ now."""
+    """Drop every learned template: the app was configured again (tests, the demo), and the message
+    Celery builds under the new configuration (its broker above all) may differ from the learned one."""
     for templates in _every_templates:
         templates._learned.clear()
 
