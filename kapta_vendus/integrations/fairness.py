@@ -54,7 +54,7 @@ SENTINEL = "kapta:fair:alive"  # absent after Redis lost its data
 # ARGV: event id, cap, lease seconds, waiting member, waiting ttl[, fast message, slow message, fast share]
 # With the lists, an admitted event's message is pushed onto one of them (kombu's LPUSH): the fast
 # lane while the integration holds at most ``fast share`` slots and nobody of it waits.
-# Returns {0 (waits), 1 (admitted, fast lane or not pushed) or 2 (admitted, slow lane), woken members...}
+# Returns {admitted (0/1), woken members...}
 _ADMIT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
@@ -85,7 +85,6 @@ if result[1] == 1 then
       redis.call('LPUSH', KEYS[3], ARGV[6])
     else
       redis.call('LPUSH', KEYS[4], ARGV[7])
-      result[1] = 2
     end
   end
 end
@@ -132,7 +131,6 @@ class Admission:
     admitted: bool
     woken: tuple[Resume, ...] = ()
     pushed: bool = False  # one of the messages given to ``admit`` is on its queue
-    slow_lane: bool = False  # the one pushed is the slow lane's (see the module docstring)
 
 
 def _resumes(members) -> tuple[Resume, ...]:
@@ -163,8 +161,7 @@ class RedisGate:
             args += [messages.fast.payload, messages.slow.payload, fast_share(cap)]
         result = self._admit(keys=keys, args=args)
         admitted = bool(int(result[0]))
-        return Admission(admitted, _resumes(result[1:]), pushed=admitted and messages is not None,
-                         slow_lane=int(result[0]) == 2)
+        return Admission(admitted, _resumes(result[1:]), pushed=admitted and messages is not None)
 
     def release(self, integration_id: str, event_id: int, cap: int) -> tuple[Resume, ...]:
         return _resumes(self._release(keys=self.keys(integration_id), args=[event_id, cap, self.lease]))

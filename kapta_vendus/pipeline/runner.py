@@ -86,8 +86,8 @@ def _load(session: Session, event_id: int) -> Event | None:
     return event
 
 
-def _begin(session: Session, event_id: int, step: str, loaded: Event | None = None) -> tuple[Event | None, str | None]:
-    event = loaded or _load(session, event_id)
+def _begin(event: Event | None, event_id: int, step: str) -> tuple[Event | None, str | None]:
+    """Mark the stage's event (loaded by ``_load``) in flight, unless it is gone or finished."""
     if event is None:
         return None, "event not found"
     if event.status in FINISHED:
@@ -120,7 +120,7 @@ def _run_in_one_transaction(db, settings, names, steps, event_id, attempt, on_fi
         # The integration lookup cannot depend on the event's new status: without the autoflush it
         # would cause, the event is written once, at the commit, instead of twice.
         with session.no_autoflush:
-            event, early = _begin(session, event_id, names[0], event)
+            event, early = _begin(event, event_id, names[0])
             if early:
                 return Outcome(True, early)
             ctx = StepContext(db, settings, event_id, event.integration_id, attempt, session=session)
@@ -153,7 +153,7 @@ def _run_around_calls(db, settings, names, steps, event_id, attempt, guard, on_f
 
     with db.unit_of_work() as session:
         with session.no_autoflush:  # see _run_in_one_transaction: the event is written once
-            event, early = _begin(session, event_id, names[0])
+            event, early = _begin(_load(session, event_id), event_id, names[0])
             if early:
                 return Outcome(True, early)
             ctx = StepContext(db, settings, event_id, event.integration_id, attempt, session=session)

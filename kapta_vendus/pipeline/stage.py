@@ -47,25 +47,28 @@ class StepContext:
     session: Session | None = None  # the stage's own transaction, when the step runs inside it
     recorded: list[Recorded] = field(default_factory=list)
 
+    def _read(self, query):
+        """Rows of ``query`` in the stage's transaction, or in one of their own outside it."""
+        if self.session is not None:
+            return self.session.execute(query).all()
+        with self.db.unit_of_work() as session:
+            return session.execute(query).all()
+
     def step_output(self, step: str) -> dict[str, Any] | None:
         """The output of the latest successful run of an earlier step (read once per stage)."""
         outputs = self.cache.setdefault("outputs", {})
         if step not in outputs:
-            query = (select(StepRun.output)
-                     .where(StepRun.event_id == self.event_id, StepRun.step == step, StepRun.status == "ok")
-                     .order_by(StepRun.id.desc()).limit(1))
-            if self.session is not None:
-                outputs[step] = self.session.scalar(query)
-            else:
-                with self.db.unit_of_work() as session:
-                    outputs[step] = session.scalar(query)
+            rows = self._read(select(StepRun.output)
+                              .where(StepRun.event_id == self.event_id, StepRun.step == step, StepRun.status == "ok")
+                              .order_by(StepRun.id.desc()).limit(1))
+            outputs[step] = rows[0][0] if rows else None
         return outputs[step]
 
     def prefetch_outputs(self, steps: tuple[str, ...]) -> None:
-        """Every successful run's output of these steps, oldest first, with one query in the stage's
-        transaction: ``step_output`` (the latest) and ``step_outputs`` (all) then read no more."""
+        """Every successful run's output of these steps, oldest first, with one query: ``step_output``
+        (the latest) and ``step_outputs`` (all) then read no more."""
         runs: dict[str, list[Any]] = {step: [] for step in steps}
-        for step, output in self.session.execute(
+        for step, output in self._read(
                 select(StepRun.step, StepRun.output)
                 .where(StepRun.event_id == self.event_id, StepRun.step.in_(steps), StepRun.status == "ok")
                 .order_by(StepRun.id)):
@@ -73,9 +76,11 @@ class StepContext:
         self.cache.setdefault("runs", {}).update(runs)
         self.cache.setdefault("outputs", {}).update({step: (r[-1] if r else None) for step, r in runs.items()})
 
-    def step_outputs(self, step: str) -> list[Any] | None:
-        """Every successful run's output of ``step``, oldest first, if prefetched (else None)."""
-        return self.cache.get("runs", {}).get(step)
+    def step_outputs(self, step: str) -> list[Any]:
+        """Every successful run's output of ``step``, oldest first (read once per stage)."""
+        if step not in self.cache.get("runs", {}):
+            self.prefetch_outputs((step,))
+        return self.cache["runs"][step]
 
 
 @dataclass(frozen=True)

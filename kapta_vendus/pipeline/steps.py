@@ -12,9 +12,7 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import select
-
-from kapta_vendus.db.models import StepRun, utcnow
+from kapta_vendus.db.models import utcnow
 from kapta_vendus.db.session import on_commit
 from kapta_vendus.events.catalogue import MASTERDATA_TYPES
 from kapta_vendus.events.errors import Rejection
@@ -118,13 +116,9 @@ def actions(ctx: StepContext) -> StepResult:
 
 def action_results(ctx: StepContext) -> list[dict[str, Any]]:
     """What the latest ``bill`` recorded, one result per action, in order (for sync and notify)."""
-    outputs = ctx.step_outputs("actions")
-    if outputs is None:
-        query = (select(StepRun.output).where(StepRun.event_id == ctx.event_id, StepRun.step == "actions",
-                                              StepRun.status == "ok").order_by(StepRun.id))
-        outputs = list(ctx.session.scalars(query)) if ctx.session is not None else []
     results: dict[int, dict[str, Any]] = {}
-    for output in outputs:  # a re-run of bill records the same actions again: keep the latest of each
+    # A re-run of bill records the same actions again: keep the latest of each.
+    for output in ctx.step_outputs("actions"):
         if (output or {}).get("result"):
             results[int(output["index"])] = output["result"]
     return [results[i] for i in sorted(results)]

@@ -125,9 +125,10 @@ class MessageTemplate:
         marker = str(_SAMPLE_IDS[0])
         template = cls(first.queue_key, message, tuple(b64decode(message["body"]).decode().split(marker)),
                        tuple(str(headers.get("argsrepr", "")).split(marker)))
-        sample = json.loads(second.payload)["headers"]
-        filled = json.loads(template.fill(_SAMPLE_IDS[1], (sample.get("parent_id"), sample.get("root_id"))).payload)
-        return template if _without_ids(filled) == _without_ids(json.loads(second.payload)) else None
+        built = json.loads(second.payload)
+        lineage = (built["headers"].get("parent_id"), built["headers"].get("root_id"))
+        filled = json.loads(template.fill(_SAMPLE_IDS[1], lineage).payload)
+        return template if _without_ids(filled) == _without_ids(built) else None
 
     def fill(self, event_id: int, lineage: tuple[str | None, str | None] = (None, None)) -> PreparedMessage:
         """The message for ``event_id``; ``lineage`` is (parent id, root id) of the task running
