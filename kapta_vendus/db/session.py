@@ -195,4 +195,4 @@ def forget_connections_after_fork() -> None:
 def close_connections() -> None:
     """Close this process's pooled connections (a worker about to exit says goodbye to PostgreSQL)."""
     for db in list(_databases.values()):
-        db.engine.dispose()
+        db.dispose()

@@ -105,7 +105,7 @@ def _claim(db: Database, integration_id: str, key: str, *, kind: str, business_k
                 attempts=1, created_at=utcnow(), updated_at=utcnow())
             .on_conflict_do_nothing(index_elements=["integration_id", "idempotency_key"])
             .returning(Issuance.id))
-        if new_id is not None:
+        if new_id is not None:  # the state it had before this claim: nothing was ever sent
             return _Claim(new_id, "pending", None, None, document_type, None)
         row = session.scalar(select(Issuance).where(Issuance.integration_id == integration_id,
                                                     Issuance.idempotency_key == key).with_for_update())
