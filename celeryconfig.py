@@ -16,12 +16,19 @@ from kapta_vendus.config import Settings, get_settings
 # One queue per capability, so a slow Vendus account (billing) or a long import (reconcile)
 # never sits in front of fresh events (ingest/pipeline); a slow destination or mail server only
 # ever holds "outbound" workers.
-QUEUES = ("ingest", "pipeline", "billing", "reconcile", "notify", "outbound")
+CAPABILITY_QUEUES = ("ingest", "pipeline", "billing", "reconcile", "notify", "outbound")
+# Fair scheduling's slow lane (kapta_vendus.integrations.fairness): the queues an event's chain runs
+# on have a second queue, for events of integrations beyond their fair share. Every worker that
+# consumes a queue consumes its slow lane too (``kapta-vendus worker`` adds it), except the express
+# worker, which is kept for the fast lane only.
+LANED_QUEUES = ("pipeline", "billing")
+SLOW_LANE_SUFFIX = ".slow"
+QUEUES = CAPABILITY_QUEUES + tuple(name + SLOW_LANE_SUFFIX for name in LANED_QUEUES)
 
 task_queues = tuple(Queue(name, routing_key=name) for name in QUEUES)
 task_default_queue = "pipeline"
 task_create_missing_queues = False
-task_routes = {f"kapta.{name}.*": {"queue": name} for name in QUEUES}
+task_routes = {f"kapta.{name}.*": {"queue": name} for name in CAPABILITY_QUEUES}
 
 # JSON only: tasks carry ids, never pickled objects or payloads.
 task_serializer = "json"
@@ -35,8 +42,6 @@ task_reject_on_worker_lost = True
 # Fairness: a worker process reserves one task at a time, so a flood cannot pile up behind it.
 worker_prefetch_multiplier = 1
 worker_max_tasks_per_child = 1000
-# A chain's later tasks stay in the lane (kombu Redis priority) fair scheduling put its first one in.
-task_inherit_parent_priority = True
 broker_connection_retry_on_startup = True
 # Task events cost a broker publish per task: on only where Flower watches (KAPTA_TASK_SENT_EVENTS).
 worker_send_task_events = False

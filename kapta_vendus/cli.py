@@ -116,10 +116,14 @@ def config_cmd(fmt: str) -> None:
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--fast-lane-only", is_flag=True,
+              help="Consume the fast lane of the -Q queues only (the express worker); by default a worker "
+                   "consumes each queue's slow lane too.")
 @click.pass_context
-def worker(ctx: click.Context) -> None:
+def worker(ctx: click.Context, fast_lane_only: bool) -> None:
     """A Celery worker (every queue unless -Q says otherwise); extra arguments go to Celery.
 
+    Each queue named with -Q comes with its slow lane (fair scheduling), unless --fast-lane-only.
     Exits with Celery's exit code: non-zero when the worker stopped on an error, so that a
     process manager restarts it.
     """
@@ -132,14 +136,33 @@ def worker(ctx: click.Context) -> None:
     import celeryconfig
     from kapta_vendus.tasks import process
     from kapta_vendus.tasks.app import app
+    from kapta_vendus.tasks.lanes import worker_queues
 
-    queues = [] if _names_queues(ctx.args) else ["-Q", ",".join(celeryconfig.QUEUES)]
-    argv = ["worker", *queues, "--loglevel", settings.log_level, *ctx.args]
+    asked, rest = _split_queues(ctx.args)
+    if fast_lane_only and not asked:
+        raise click.UsageError("--fast-lane-only needs -Q with the queues whose fast lane to consume")
+    queues = worker_queues(asked, fast_lane_only=fast_lane_only) if asked else list(celeryconfig.QUEUES)
+    argv = ["worker", "-Q", ",".join(queues), "--loglevel", settings.log_level, *rest]
     ctx.exit(process.celery_main(app, argv))
 
 
-def _names_queues(args: list[str]) -> bool:
-    return any(a in ("-Q", "--queues") or a.startswith(("-Q", "--queues=")) for a in args)
+def _split_queues(args: list[str]) -> tuple[list[str], list[str]]:
+    """The queues named by -Q/--queues (in any of Celery's spellings) and the other arguments."""
+    queues: list[str] = []
+    rest: list[str] = []
+    values = iter(args)
+    for arg in values:
+        if arg in ("-Q", "--queues"):
+            value = next(values, "")
+        elif arg.startswith("--queues="):
+            value = arg.partition("=")[2]
+        elif arg.startswith("-Q"):
+            value = arg[2:]
+        else:
+            rest.append(arg)
+            continue
+        queues += [name for name in value.split(",") if name]
+    return queues, rest
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

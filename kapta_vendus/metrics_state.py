@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def queue_depths(settings: Settings) -> dict[str, int]:
-    """Messages waiting in each Celery queue (Redis lists named after the queues, one per kombu
-    priority: fair scheduling's slow lane is one of them); empty otherwise."""
+    """Messages waiting in each Celery queue, fair scheduling's slow-lane queues included (Redis
+    lists named after the queues, one per kombu priority); empty otherwise."""
     if not settings.uses_redis:
         return {}
     import redis

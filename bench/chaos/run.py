@@ -19,19 +19,26 @@ from bench.chaos.mix import CHANGE_TYPE, Story, make_stories
 from bench.chaos.senders import Endpoint, SendLog, deal, run_senders
 from kapta_vendus.events.catalogue import is_known_type
 
-MAIN, BILLING = "worker-main", "worker-billing"
+MAIN, BILLING, EXPRESS = "worker-main", "worker-billing", "worker-express"
 
 
-def worker_layout() -> tuple[WorkerSpec, WorkerSpec]:
+def worker_layout() -> tuple[WorkerSpec, ...]:
     """The layout the Procfile deploys: the billing queue on a thread pool when the build has one
     (then the other worker takes every other queue), else a second prefork worker on billing too,
-    so that both kinds of SIGKILL hit a real process."""
-    if "--pool=threads" in (REPO / "Procfile").read_text():
-        others = ",".join(q for q in celeryconfig.QUEUES if q != "billing")
-        return (WorkerSpec(MAIN, ("-Q", others, "--concurrency", "2", "--pool", "prefork")),
-                WorkerSpec(BILLING, ("-Q", "billing", "--pool", "threads", "--concurrency", "8")))
-    return (WorkerSpec(MAIN, ("--concurrency", "2", "--pool", "prefork")),
-            WorkerSpec(BILLING, ("-Q", "billing", "--concurrency", "2", "--pool", "prefork")))
+    so that both kinds of SIGKILL hit a real process; and the express worker (fast lane only)
+    when the build has one."""
+    procfile = (REPO / "Procfile").read_text()
+    if "--pool=threads" in procfile:
+        others = ",".join(q for q in celeryconfig.CAPABILITY_QUEUES if q != "billing")
+        layout = (WorkerSpec(MAIN, ("-Q", others, "--concurrency", "2", "--pool", "prefork")),
+                  WorkerSpec(BILLING, ("-Q", "billing", "--pool", "threads", "--concurrency", "8")))
+    else:
+        layout = (WorkerSpec(MAIN, ("--concurrency", "2", "--pool", "prefork")),
+                  WorkerSpec(BILLING, ("-Q", "billing", "--concurrency", "2", "--pool", "prefork")))
+    if "--fast-lane-only" in procfile:
+        layout += (WorkerSpec(EXPRESS, ("--fast-lane-only", "-Q", "pipeline,billing", "--concurrency", "2",
+                                        "--pool", "prefork")),)
+    return layout
 
 
 WORKERS = worker_layout()

@@ -20,13 +20,15 @@ there is nothing shared to gate with, and everything is admitted. Every Redis er
 logged and admits (or leaves the slot to expire): fairness is never a reason to stop billing.
 
 The cap keeps a flood out of the queues, but the flood's admitted events still share them: a small
-integration's tasks would queue behind the flood's, FIFO. So an admitted event goes into one of two
-lanes, chosen by the same script: the **fast lane** while its integration holds at most half its
-cap and has nobody waiting, else the **slow lane**. The lanes are kombu's Redis priorities (a
-queue's list and its ``<queue>\x06\x16<priority>`` list; workers pop the fast list first), and
-the chain's later tasks inherit the lane (``task_inherit_parent_priority``). An integration below
-its fair share therefore never waits behind a flooding one; the flood only waits for the quiet
-tenants' tasks, and it is still bounded by its own cap.
+integration's tasks would queue behind the flood's, FIFO, and wait for a worker process the flood
+holds. So an admitted event goes into one of two lanes, chosen by the same script: the **fast
+lane** while its integration holds at most half its cap and has nobody waiting, else the **slow
+lane**. The lanes are queues (``tasks.lanes``): ``pipeline`` and ``billing`` are the fast lane,
+``pipeline.slow`` and ``billing.slow`` the slow one, and every task of the chain names its lane's
+queue, so the chain (and a retry) stays in it. Every worker consumes both lanes of its queues; the
+express worker consumes the fast lane only, so a quiet integration's task always finds a process
+that no flooding integration can occupy. The flood is still bounded by its own cap and runs on
+every other worker.
 """
 
 from __future__ import annotations

@@ -6,21 +6,26 @@ from celery import chain
 
 from kapta_vendus.pipeline.runner import TASKS
 from kapta_vendus.tasks.app import app
+from kapta_vendus.tasks.lanes import Lane, queue_options
 from kapta_vendus.tasks.prepared import Lanes, PreparedMessage, Templates, prepare
 
 # The per-event chain: three tasks (pipeline.runner's stages). Each carries the event id only.
 PIPELINE = (TASKS["prepare"], TASKS["bill"], TASKS["sync"])
-# The lanes of fair scheduling (integrations.fairness), as kombu Redis priorities: 0 is the queue's
-# own list, popped first; 6 is one of kombu's default priority steps (0, 3, 6, 9), popped after it.
-FAST_LANE, SLOW_LANE = 0, 6
 
 
 def _steps(start_at: str | None) -> tuple[str, ...]:
     return PIPELINE[PIPELINE.index(start_at):] if start_at else PIPELINE
 
 
-def pipeline_chain(event_id: int, *, start_at: str | None = None):
-    return chain(*(app.signature(name, args=(event_id,), immutable=True) for name in _steps(start_at)))
+def _signatures(event_id: int, start_at: str | None, lane: Lane) -> list:
+    # Every task of the chain names its lane's queue, so the chain stays in the lane it started in
+    # (and a retry too: Celery retries a task on the queue it was delivered from).
+    return [app.signature(name, args=(event_id,), immutable=True, **queue_options(name, lane))
+            for name in _steps(start_at)]
+
+
+def pipeline_chain(event_id: int, *, start_at: str | None = None, lane: Lane = Lane.FAST):
+    return chain(*_signatures(event_id, start_at, lane))
 
 
 _templates = Templates()
@@ -28,11 +33,11 @@ _templates = Templates()
 
 def first_messages(event_id: int, *, start_at: str | None = None) -> Lanes | None:
     """The chain's first message in both lanes (the gate pushes the one its integration's share calls for)."""
-    fast, slow = (first_message(event_id, start_at=start_at, priority=lane) for lane in (FAST_LANE, SLOW_LANE))
+    fast, slow = (first_message(event_id, start_at=start_at, lane=lane) for lane in (Lane.FAST, Lane.SLOW))
     return Lanes(fast, slow) if fast is not None and slow is not None else None
 
 
-def first_message(event_id: int, *, start_at: str | None = None, priority: int = FAST_LANE) -> PreparedMessage | None:
+def first_message(event_id: int, *, start_at: str | None = None, lane: Lane = Lane.FAST) -> PreparedMessage | None:
     """The chain's first message, ready for the gate to push with the admission (one round trip).
 
     The rest of the chain travels in the message as Celery's chain does it (protocol 2: the
@@ -40,8 +45,8 @@ def first_message(event_id: int, *, start_at: str | None = None, priority: int =
     Celery builds it once per kind of chain; each event's is that one with its ids filled in
     (``tasks.prepared.MessageTemplate``).
     """
-    return _templates.message((start_at, priority), event_id,
-                              lambda sample: _celery_first_message(sample, start_at, priority), _lineage())
+    return _templates.message((start_at, lane), event_id,
+                              lambda sample: _celery_first_message(sample, start_at, lane), _lineage())
 
 
 def _lineage() -> tuple[str | None, str | None]:
@@ -52,9 +57,9 @@ def _lineage() -> tuple[str | None, str | None]:
     return None, None
 
 
-def _celery_first_message(event_id: int, start_at: str | None, priority: int = FAST_LANE) -> PreparedMessage | None:
-    first, *rest = (app.signature(name, args=(event_id,), immutable=True) for name in _steps(start_at))
-    return prepare(app, first, chain=list(reversed(rest)) or None, priority=priority)
+def _celery_first_message(event_id: int, start_at: str | None, lane: Lane = Lane.FAST) -> PreparedMessage | None:
+    first, *rest = _signatures(event_id, start_at, lane)
+    return prepare(app, first, chain=list(reversed(rest)) or None)
 
 
 def enqueue_event(event_id: int, *, start_at: str | None = None, integration_id: str | None = None,

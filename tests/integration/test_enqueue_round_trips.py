@@ -151,72 +151,88 @@ def test_no_template_is_used_when_celery_builds_something_it_cannot_reproduce():
     assert MessageTemplate.learn(lambda _event_id: None) is None
 
 
-def test_an_integration_within_half_its_cap_goes_in_the_fast_lane_and_beyond_it_in_the_slow_one(on_redis):
-    from kapta_vendus.tasks.dispatch import SLOW_LANE
+def _lane_options(raw: bytes) -> list[str | None]:
+    """The queue each later task of the message's chain names (None: its route, the fast lane)."""
+    _args, _kwargs, embed = json.loads(b64decode(json.loads(raw)["body"]))
+    return [step["options"].get("queue") for step in reversed(embed["chain"] or [])]
 
-    slow_list = "pipeline\x06\x16" + str(SLOW_LANE)  # kombu's list for that priority
+
+def test_an_integration_within_half_its_cap_goes_in_the_fast_lane_and_beyond_it_in_the_slow_one(on_redis):
     for event_id in range(1, 9):  # a cap of 8: the first 4 in flight are within half of it
         enqueue_event(event_id, integration_id="int-a", cap=8)
-    fast = [_body(raw)[1][0] for raw in reversed(on_redis.lrange("pipeline", 0, -1))]
-    slow = [json.loads(raw) for raw in reversed(on_redis.lrange(slow_list, 0, -1))]
-    assert fast == [[1], [2], [3], [4]]
-    assert [_body(json.dumps(m).encode())[1][0] for m in slow] == [[5], [6], [7], [8]]
-    assert {m["properties"]["priority"] for m in slow} == {SLOW_LANE}  # its chain inherits it (celeryconfig)
+    fast = on_redis.lrange("pipeline", 0, -1)
+    slow = on_redis.lrange("pipeline.slow", 0, -1)  # the slow lane is a queue of its own
+    assert [_body(raw)[1][0] for raw in reversed(fast)] == [[1], [2], [3], [4]]
+    assert [_body(raw)[1][0] for raw in reversed(slow)] == [[5], [6], [7], [8]]
+    # The chain's later tasks name their lane's queue: bill in billing.slow, sync in pipeline.slow.
+    assert {tuple(_lane_options(raw)) for raw in slow} == {("billing.slow", "pipeline.slow")}
+    assert {tuple(_lane_options(raw)) for raw in fast} == {(None, None)}
+    assert {json.loads(raw)["properties"]["delivery_info"]["routing_key"] for raw in slow} == {"pipeline.slow"}
 
     enqueue_event(20, integration_id="int-b", cap=8)  # another integration, quiet: the fast lane
     assert _body(on_redis.lrange("pipeline", 0, 0)[0])[1][0] == [20]
 
 
 def test_a_woken_event_of_a_busy_integration_goes_in_the_slow_lane(on_redis):
-    from kapta_vendus.tasks.dispatch import SLOW_LANE
-
     for event_id in (1, 2, 3):
         enqueue_event(event_id, integration_id="int-a", cap=2)  # 3 waits
     gate = RedisGate(_url(on_redis))
     (woken,) = gate.release("int-a", 1, 2)
     assert woken.event_id == 3
     enqueue_event(3, start_at=woken.task, integration_id="int-a", cap=2)
-    slow = on_redis.lrange("pipeline\x06\x16" + str(SLOW_LANE), 0, -1)  # holds 2 of 2: beyond half its cap
+    slow = on_redis.lrange("pipeline.slow", 0, -1)  # holds 2 of 2: beyond half its cap
     assert [_body(raw)[1][0] for raw in reversed(slow)] == [[2], [3]]
 
 
+def test_a_resumed_event_of_a_busy_integration_resumes_in_the_slow_billing_queue(on_redis):
+    enqueue_event(1, integration_id="int-a", cap=2)
+    enqueue_event(5, start_at=PIPELINE[1], integration_id="int-a", cap=2)  # holds 2 of 2
+    (raw,) = on_redis.lrange("billing.slow", 0, -1)
+    assert _body(raw)[1] == [[5], [PIPELINE[2]]] and _lane_options(raw) == ["pipeline.slow"]
+
+
 def test_a_chain_started_in_the_slow_lane_stays_in_it_with_a_real_worker(on_redis):
-    """``task_inherit_parent_priority``: the worker publishes the chain's next task in its lane."""
+    """The chain's next task, and a retry, run from the slow lane's queues: a worker that consumes
+    only those runs the whole chain (a task sent to the fast lane would never run here)."""
     import time
 
     from celery import chain
     from celery.contrib.testing.worker import start_worker
 
-    from kapta_vendus.tasks.dispatch import SLOW_LANE
+    from kapta_vendus.tasks.lanes import Lane, queue_options
 
     lanes: list[tuple[str, object]] = []
 
     @app.task(name="kapta.pipeline.test_lane_first", bind=True, shared=False)
     def first(self):
-        lanes.append(("first", self.request.delivery_info.get("priority")))
+        lanes.append(("first", self.request.delivery_info.get("routing_key")))
+        if self.request.retries == 0:
+            raise self.retry(countdown=0, max_retries=1)
 
-    @app.task(name="kapta.pipeline.test_lane_second", bind=True, shared=False)
+    @app.task(name="kapta.billing.test_lane_second", bind=True, shared=False)
     def second(self):
-        lanes.append(("second", self.request.delivery_info.get("priority")))
+        lanes.append(("second", self.request.delivery_info.get("routing_key")))
 
     try:
-        chain(first.si(), second.si()).apply_async(priority=SLOW_LANE)
-        with start_worker(app, pool="solo", perform_ping_check=False, queues=["pipeline"]):
+        chain(first.si().set(**queue_options(first.name, Lane.SLOW)),
+              second.si().set(**queue_options(second.name, Lane.SLOW))).apply_async()
+        with start_worker(app, pool="solo", perform_ping_check=False, queues=["pipeline.slow", "billing.slow"]):
             deadline = time.monotonic() + 20
-            while len(lanes) < 2 and time.monotonic() < deadline:
+            while len(lanes) < 3 and time.monotonic() < deadline:
                 time.sleep(0.05)
     finally:
         app.tasks.pop(first.name, None)
         app.tasks.pop(second.name, None)
-    assert lanes == [("first", SLOW_LANE), ("second", SLOW_LANE)]
+    assert lanes == [("first", "pipeline.slow"), ("first", "pipeline.slow"), ("second", "billing.slow")]
 
 
-def test_queue_depths_count_both_lanes(on_redis):
+def test_queue_depths_count_each_lane(on_redis):
     from kapta_vendus.metrics_state import list_depths
 
     for event_id in range(1, 7):
         enqueue_event(event_id, integration_id="int-a", cap=4)  # 2 fast, 2 slow, 2 waiting
-    assert list_depths(on_redis, ["pipeline", "billing"]) == {"pipeline": 4, "billing": 0}
+    assert list_depths(on_redis, ["pipeline", "pipeline.slow", "billing"]) == {
+        "pipeline": 2, "pipeline.slow": 2, "billing": 0}
 
 
 def test_sent_from_a_running_task_the_message_names_its_parent_and_root_as_celery_does(on_redis):

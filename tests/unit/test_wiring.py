@@ -24,8 +24,8 @@ from kapta_vendus.cli import main
 from kapta_vendus.config import VARIABLES, Settings, set_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCESSES = {"release", "web", "worker", "billing", "outbound", "beat", "flower"}
-WORKERS = ("worker", "billing", "outbound")
+PROCESSES = {"release", "web", "worker", "billing", "express", "outbound", "beat", "flower"}
+WORKERS = ("worker", "billing", "express", "outbound")
 TASK_NAME = re.compile(r"^kapta\.[a-z_]+\.[a-z_]+$")
 
 
@@ -86,16 +86,41 @@ def _queues(argv: list[str]) -> list[str]:
     return argv[argv.index("-Q") + 1].split(",")
 
 
+def _consumed(monkeypatch, tmp_path, name: str) -> list[str]:
+    argv = shlex.split(procfile()[name].replace("${KAPTA_BILLING_THREADS:-16}", "16"))
+    assert argv[:2] == ["kapta-vendus", "worker"]
+    worker_argv = _worker_argv(monkeypatch, tmp_path, argv[1:])
+    assert worker_argv[0] == "worker"
+    assert worker_argv[worker_argv.index("--loglevel") + 1] == "WARNING"
+    return _queues(worker_argv)
+
+
 def test_the_workers_together_consume_every_queue(monkeypatch, tmp_path):
     consumed: list[str] = []
     for name in WORKERS:
-        argv = shlex.split(procfile()[name].replace("${KAPTA_BILLING_THREADS:-16}", "16"))
-        assert argv[:2] == ["kapta-vendus", "worker"]
-        worker_argv = _worker_argv(monkeypatch, tmp_path, argv[1:])
-        assert worker_argv[0] == "worker"
-        assert worker_argv[worker_argv.index("--loglevel") + 1] == "WARNING"
-        consumed += _queues(worker_argv)
+        if name != "express":
+            consumed += _consumed(monkeypatch, tmp_path, name)
     assert sorted(consumed) == sorted(celeryconfig.QUEUES), "every queue consumed, and by one worker only"
+
+
+def test_the_express_worker_consumes_the_fast_lane_only(monkeypatch, tmp_path):
+    # Beside the workers above: only the fast lane's queues, so no flood (slow lane) can occupy it.
+    assert _consumed(monkeypatch, tmp_path, "express") == ["pipeline", "billing"]
+    assert "--pool=threads" not in procfile()["express"]  # prefork: prepare and sync are CPU work
+
+
+def test_a_worker_asked_for_a_queue_consumes_its_slow_lane_too(monkeypatch, tmp_path):
+    assert _queues(_worker_argv(monkeypatch, tmp_path, ["worker", "-Q", "billing"])) == ["billing", "billing.slow"]
+    assert _queues(_worker_argv(monkeypatch, tmp_path, ["worker", "--queues=ingest,pipeline", "-c", "1"])) == [
+        "ingest", "pipeline", "pipeline.slow"]
+    assert _queues(_worker_argv(monkeypatch, tmp_path, ["worker", "-Qreconcile"])) == ["reconcile"]
+
+
+def test_fast_lane_only_needs_queues(monkeypatch, tmp_path):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    result = run_cli(["worker", "--fast-lane-only"], {"KAPTA_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 2
+    assert "--fast-lane-only needs -Q" in result.output
 
 
 def test_billing_runs_on_a_thread_pool_and_the_rest_on_prefork():
@@ -301,7 +326,7 @@ def _unit(name: str) -> configparser.ConfigParser:
     return parser
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "billing", "outbound", "beat", "flower"])
+@pytest.mark.parametrize("name", ["web", "worker", "billing", "express", "outbound", "beat", "flower"])
 def test_systemd_unit_runs_the_procfile_command(name):
     unit = _unit(name)
     service = unit["Service"]
