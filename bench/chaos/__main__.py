@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
         outcome = run_fairness(log_dir, flood=args.flood, few=args.few)
         print(outcome.line())
+        print("\n".join(outcome.stages))
         if args.results:
             write_section("fairness", outcome.markdown())
         return 0

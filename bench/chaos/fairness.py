@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.chaos.cluster import FAST_RECOVERY, new_cluster, own_services
@@ -23,6 +23,7 @@ from bench.chaos.mix import make_story
 from bench.chaos.report import header
 from bench.chaos.run import WORKERS
 from bench.chaos.senders import Endpoint, SendLog, deal, run_senders
+from bench.chaos.stages import splits, table
 
 
 @dataclass
@@ -35,15 +36,16 @@ class Fairness:
     flooded_p50: float
     flood_done_when_small_done: int
     flood_accepted: int
+    stages: list[str] = field(default_factory=list)  # where B's time went (``bench.chaos.stages.table``)
 
     @property
     def ratio(self) -> float:
         return self.flooded_p95 / self.alone_p95
 
     def line(self) -> str:
-        return (f"fairness: small tenant p95 {self.alone_p95:.2f} s alone, {self.flooded_p95:.2f} s under a flood of "
-                f"{self.flood_accepted} events (x{self.ratio:.2f}; p50 {self.alone_p50:.2f} → "
-                f"{self.flooded_p50:.2f} s); the flood had {self.flood_done_when_small_done} done when the small "
+        return (f"fairness: small tenant p95 {self.alone_p95:.3f} s alone, {self.flooded_p95:.3f} s under a flood of "
+                f"{self.flood_accepted} events (x{self.ratio:.2f}; p50 {self.alone_p50:.3f} → "
+                f"{self.flooded_p50:.3f} s); the flood had {self.flood_done_when_small_done} done when the small "
                 "tenant finished")
 
     def markdown(self) -> str:
@@ -51,10 +53,14 @@ class Fairness:
             "## Fairness under a flood (`bench/chaos --fairness`)", "", header(), "",
             f"Integration A floods {self.flood_accepted} sales (all accepted before B's second batch starts); "
             f"B sends {self.few} sales at 2 events/s alone, then {self.few} more during the flood. Same worker layout "
-            "as the ledger run (a worker on every queue and a billing worker, prefork, 2 processes each).", "",
+            "as the ledger run, which is the deployed one: a prefork worker (2 processes) on every queue but "
+            "billing and a billing worker (8 threads), both with the slow lanes and at the deploy units' niceness, "
+            "and the express worker (prefork, 2 processes) on the fast lane only.", "",
             "| B's accepted → done | alone | during A's flood | ratio |", "|---|---|---|---|",
-            f"| p50 (s) | {self.alone_p50:.2f} | {self.flooded_p50:.2f} | {self.flooded_p50 / self.alone_p50:.2f} |",
-            f"| p95 (s) | {self.alone_p95:.2f} | {self.flooded_p95:.2f} | {self.ratio:.2f} |", "",
+            f"| p50 (s) | {self.alone_p50:.3f} | {self.flooded_p50:.3f} | {self.flooded_p50 / self.alone_p50:.2f} |",
+            f"| p95 (s) | {self.alone_p95:.3f} | {self.flooded_p95:.3f} | {self.ratio:.2f} |", "",
+            "Where B's time went, per part of its path (queued before a task, then the task's run), from "
+            "its step runs:", "", *self.stages, "",
             f"A had {self.flood_done_when_small_done} of its events done when B's last one was: B did not wait "
             "for the flood. Goal: p95 within 10 % of alone (ratio ≤ 1.10)"
             f"{'; met' if self.ratio <= 1.10 else '; NOT met on this run'}.",
@@ -98,8 +104,10 @@ def run_fairness(log_dir: Path, *, flood: int, few: int) -> Fairness:
             flood_done = sum(1 for s in event_statuses(cluster.engine, [big.integration_id]).values() if s == "done")
             alone_times = latencies(cluster.engine, small.integration_id, alone.accepted)
             flooded_times = latencies(cluster.engine, small.integration_id, flooded.accepted)
+            stages = table(splits(cluster.engine, small.integration_id, set(alone.accepted)),
+                           splits(cluster.engine, small.integration_id, set(flooded.accepted)))
             return Fairness(flood, few, _p(alone_times, 0.95), _p(flooded_times, 0.95), _p(alone_times, 0.5),
-                            _p(flooded_times, 0.5), flood_done, len(flood_log.accepted))
+                            _p(flooded_times, 0.5), flood_done, len(flood_log.accepted), stages)
         finally:
             cluster.stop()
 
