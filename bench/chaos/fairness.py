@@ -54,8 +54,8 @@ class Fairness:
             f"Integration A floods {self.flood_accepted} sales (all accepted before B's second batch starts); "
             f"B sends {self.few} sales at 2 events/s alone, then {self.few} more during the flood. Same worker layout "
             "as the ledger run, which is the deployed one: a prefork worker (2 processes) on every queue but "
-            "billing and a billing worker (8 threads), both with the slow lanes and at the deploy units' niceness, "
-            "and the express worker (prefork, 2 processes) on the fast lane only.", "",
+            "billing and a billing worker (8 threads), both with the slow lanes, and the express worker (prefork, "
+            "2 processes) on the fast lane only.", "",
             "| B's accepted → done | alone | during A's flood | ratio |", "|---|---|---|---|",
             f"| p50 (s) | {self.alone_p50:.3f} | {self.flooded_p50:.3f} | {self.flooded_p50 / self.alone_p50:.2f} |",
             f"| p95 (s) | {self.alone_p95:.3f} | {self.flooded_p95:.3f} | {self.ratio:.2f} |", "",
