@@ -53,6 +53,11 @@ def db_upgrade(revision: str) -> None:
 
     settings = load_settings()
     migrate.upgrade(settings.database_url, revision)
+    if settings.broker_url.startswith("sqla+"):  # the embedded broker's tables, before the processes race
+        import celeryconfig
+        from kapta_vendus.tasks.embedded_broker import declare_queues
+
+        declare_queues(settings.broker_url, celeryconfig.QUEUES)
     console.print(f"database at revision [bold]{migrate.current_revision(settings.database_url)}[/]")
 
 

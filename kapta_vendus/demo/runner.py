@@ -99,12 +99,11 @@ def demo_settings(settings: Settings, keep: bool):
         yield settings.replace(beat_key_prefix=f"kapta-demo-{secrets.token_hex(4)}")
         return
     data_dir = tempfile.mkdtemp(prefix="kapta-vendus-demo-")
-    try:
-        yield Settings(data_dir=data_dir, secret_keys=settings.secret_keys, log_level="WARNING",
-                       sweep_interval=5, sweep_grace=10)
-    finally:
-        if not keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
+    # Removed only after a demo that worked: a failure's message points at the logs in it.
+    yield Settings(data_dir=data_dir, secret_keys=settings.secret_keys, log_level="WARNING",
+                   sweep_interval=5, sweep_grace=10)
+    if not keep:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def start_stack(stack: ExitStack, settings: Settings) -> tuple[str, str, Processes]:
@@ -113,6 +112,11 @@ def start_stack(stack: ExitStack, settings: Settings) -> tuple[str, str, Process
 
     migrate.upgrade(settings.database_url)
     key_ring(settings)  # create the embedded key file before several processes race to do it
+    if settings.broker_url.startswith("sqla+"):  # the same for the embedded broker's tables and queues
+        import celeryconfig
+        from kapta_vendus.tasks.embedded_broker import declare_queues
+
+        declare_queues(settings.broker_url, celeryconfig.QUEUES)
     log_dir = Path(settings.data_dir) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     processes = Processes(log_dir, process_env(settings))

@@ -32,6 +32,22 @@ class Transport(_Transport):
     polling_interval = 0.2
 
 
+def declare_queues(broker_url: str, queues) -> None:
+    """Create the broker's tables and a row per queue, once, before several processes start.
+
+    kombu's SQLAlchemy transport creates both on first use, guarded by a lock that is only per
+    process: a worker, beat and the receiver starting together can race on the same ``CREATE
+    TABLE`` or queue row, and the loser stops with an error. Declared beforehand, nobody races.
+    """
+    from kombu import Connection, Queue
+
+    install()
+    with Connection(broker_url) as connection:
+        channel = connection.default_channel
+        for name in queues:
+            Queue(name, routing_key=name)(channel).declare()
+
+
 def install() -> None:
     """Make ``sqla+…`` broker URLs use this transport in this process."""
     TRANSPORT_ALIASES["sqla"] = f"{__name__}:Transport"
