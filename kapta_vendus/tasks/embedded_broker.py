@@ -7,6 +7,8 @@ SQLite a busy timeout and WAL so that workers and the receiver do not trip over 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport.sqlalchemy import Channel as _Channel
 from kombu.transport.sqlalchemy import Transport as _Transport
@@ -42,6 +44,9 @@ def declare_queues(broker_url: str, queues) -> None:
     from kombu import Connection, Queue
 
     install()
+    sqlite_file = broker_url.partition(":///")[2] if broker_url.startswith("sqla+sqlite:") else ""
+    if sqlite_file:  # the data dir may not exist yet (a first `db upgrade`): SQLite would not create it
+        Path(sqlite_file).parent.mkdir(parents=True, exist_ok=True)
     with Connection(broker_url) as connection:
         channel = connection.default_channel
         for name in queues:
