@@ -50,14 +50,11 @@ def db() -> None:
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
     from kapta_vendus.db import migrate
+    from kapta_vendus.tasks.embedded_broker import declare_queues
 
     settings = load_settings()
     migrate.upgrade(settings.database_url, revision)
-    if settings.broker_url.startswith("sqla+"):  # the embedded broker's tables, before the processes race
-        import celeryconfig
-        from kapta_vendus.tasks.embedded_broker import declare_queues
-
-        declare_queues(settings.broker_url, celeryconfig.QUEUES)
+    declare_queues(settings.broker_url)  # the embedded broker's tables, before the processes race for them
     console.print(f"database at revision [bold]{migrate.current_revision(settings.database_url)}[/]")
 
 

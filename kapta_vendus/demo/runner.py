@@ -109,14 +109,11 @@ def demo_settings(settings: Settings, keep: bool):
 def start_stack(stack: ExitStack, settings: Settings) -> tuple[str, str, Processes]:
     from kapta_vendus.db import migrate
     from kapta_vendus.integrations.crypto import key_ring
+    from kapta_vendus.tasks.embedded_broker import declare_queues
 
     migrate.upgrade(settings.database_url)
     key_ring(settings)  # create the embedded key file before several processes race to do it
-    if settings.broker_url.startswith("sqla+"):  # the same for the embedded broker's tables and queues
-        import celeryconfig
-        from kapta_vendus.tasks.embedded_broker import declare_queues
-
-        declare_queues(settings.broker_url, celeryconfig.QUEUES)
+    declare_queues(settings.broker_url)  # the same for the embedded broker's tables and queues
     log_dir = Path(settings.data_dir) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     processes = Processes(log_dir, process_env(settings))

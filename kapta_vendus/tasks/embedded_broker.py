@@ -7,6 +7,7 @@ SQLite a busy timeout and WAL so that workers and the receiver do not trip over 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from kombu.transport import TRANSPORT_ALIASES
@@ -34,14 +35,19 @@ class Transport(_Transport):
     polling_interval = 0.2
 
 
-def declare_queues(broker_url: str, queues) -> None:
-    """Create the broker's tables and a row per queue, once, before several processes start.
+def declare_queues(broker_url: str, queues: Iterable[str] | None = None) -> None:
+    """Create the embedded broker's tables and a row per queue (every queue of ``celeryconfig`` by
+    default), once, before several processes start; nothing to do on another broker.
 
     kombu's SQLAlchemy transport creates both on first use, guarded by a lock that is only per
     process: a worker, beat and the receiver starting together can race on the same ``CREATE
     TABLE`` or queue row, and the loser stops with an error. Declared beforehand, nobody races.
     """
+    if not broker_url.startswith("sqla+"):
+        return
     from kombu import Connection, Queue
+
+    import celeryconfig
 
     install()
     sqlite_file = broker_url.partition(":///")[2] if broker_url.startswith("sqla+sqlite:") else ""
@@ -49,7 +55,7 @@ def declare_queues(broker_url: str, queues) -> None:
         Path(sqlite_file).parent.mkdir(parents=True, exist_ok=True)
     with Connection(broker_url) as connection:
         channel = connection.default_channel
-        for name in queues:
+        for name in celeryconfig.QUEUES if queues is None else queues:
             Queue(name, routing_key=name)(channel).declare()
 
 

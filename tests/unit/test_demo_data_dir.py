@@ -40,8 +40,8 @@ def test_the_embedded_broker_tables_and_queues_exist_before_the_processes_start(
     from kapta_vendus.tasks.embedded_broker import declare_queues
 
     url = f"sqla+sqlite:///{tmp_path}/var/broker.sqlite3"  # var/ does not exist yet
-    declare_queues(url, celeryconfig.QUEUES)
-    declare_queues(url, celeryconfig.QUEUES)  # again: nothing to do, no error
+    declare_queues(url)
+    declare_queues(url)  # again: nothing to do, no error
     with sqlite3.connect(tmp_path / "var" / "broker.sqlite3") as db:
         names = sorted(row[0] for row in db.execute("select name from kombu_queue"))
     assert names == sorted(celeryconfig.QUEUES)
