@@ -24,8 +24,9 @@ def _signatures(event_id: int, start_at: str | None, lane: Lane) -> list:
             for name in _steps(start_at)]
 
 
-def pipeline_chain(event_id: int, *, start_at: str | None = None, lane: Lane = Lane.FAST):
-    return chain(*_signatures(event_id, start_at, lane))
+def pipeline_chain(event_id: int, *, start_at: str | None = None):
+    """The chain as Celery publishes it, in the fast lane (when the gate did not push it itself)."""
+    return chain(*_signatures(event_id, start_at, Lane.FAST))
 
 
 _templates = Templates()
