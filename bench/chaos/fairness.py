@@ -23,7 +23,7 @@ from bench.chaos.mix import make_story
 from bench.chaos.report import header
 from bench.chaos.run import WORKERS
 from bench.chaos.senders import Endpoint, SendLog, deal, run_senders
-from bench.chaos.stages import splits, table
+from bench.chaos.stages import nearest_rank, splits, table
 
 
 @dataclass
@@ -67,11 +67,6 @@ class Fairness:
         ])
 
 
-def _p(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[int(q * (len(values) - 1))]
-
-
 def run_fairness(log_dir: Path, *, flood: int, few: int) -> Fairness:
     log_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(5)
@@ -106,8 +101,9 @@ def run_fairness(log_dir: Path, *, flood: int, few: int) -> Fairness:
             flooded_times = latencies(cluster.engine, small.integration_id, flooded.accepted)
             stages = table(splits(cluster.engine, small.integration_id, set(alone.accepted)),
                            splits(cluster.engine, small.integration_id, set(flooded.accepted)))
-            return Fairness(flood, few, _p(alone_times, 0.95), _p(flooded_times, 0.95), _p(alone_times, 0.5),
-                            _p(flooded_times, 0.5), flood_done, len(flood_log.accepted), stages)
+            return Fairness(flood, few, nearest_rank(alone_times, 0.95), nearest_rank(flooded_times, 0.95),
+                            nearest_rank(alone_times, 0.5), nearest_rank(flooded_times, 0.5), flood_done,
+                            len(flood_log.accepted), stages)
         finally:
             cluster.stop()
 

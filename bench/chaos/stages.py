@@ -50,7 +50,8 @@ def splits(engine: Engine, integration_id: str, external_ids: set[str]) -> list[
     return out
 
 
-def _p(values: list[float], q: float) -> float:
+def nearest_rank(values: list[float], q: float) -> float:
+    """The value at fraction ``q`` of the sorted values (rounded down); 0 for none."""
     values = sorted(values)
     return values[int(q * (len(values) - 1))] if values else 0.0
 
@@ -61,8 +62,9 @@ def table(alone: list[Split], flooded: list[Split]) -> list[str]:
     for index, part in enumerate(PARTS):
         a = [s.seconds[index] * 1000 for s in alone]
         f = [s.seconds[index] * 1000 for s in flooded]
-        lines.append(f"| {part} | {_p(a, .5):.1f} | {_p(f, .5):.1f} | {_p(a, .95):.1f} | {_p(f, .95):.1f} |")
+        cells = (nearest_rank(a, .5), nearest_rank(f, .5), nearest_rank(a, .95), nearest_rank(f, .95))
+        lines.append(f"| {part} | " + " | ".join(f"{ms:.1f}" for ms in cells) + " |")
     return lines
 
 
-__all__ = ["PARTS", "Split", "splits", "table"]
+__all__ = ["PARTS", "Split", "nearest_rank", "splits", "table"]
