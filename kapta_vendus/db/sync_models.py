@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, inspect, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from kapta_vendus.db.models import Base, BigId, UTCDateTime, utcnow
+from kapta_vendus.db.models import Base, BigId, Integration, UTCDateTime, utcnow
 
 
 class Destination(Base):
@@ -40,6 +40,28 @@ class Destination(Base):
 
     secrets: Mapped[list[DestinationSecret]] = relationship(
         back_populates="destination", cascade="all, delete-orphan", order_by="DestinationSecret.id")
+
+
+# What decides whether a destination is told of an event (destinations.outbox.wants). Workers cache
+# the answer with the integration's updated_at (destinations.active), so a change of any of these
+# moves it, in the same transaction.
+DESTINATION_ROUTING = ("status", "event_types", "store_ids")
+
+
+def _routing_changed(row: Destination) -> bool:
+    attrs = inspect(row).attrs
+    return any(attrs[name].history.has_changes() for name in DESTINATION_ROUTING)
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_integrations_of_changed_destinations(session: Session, _flush_context, _instances) -> None:
+    changed = {row.integration_id for row in (*session.new, *session.deleted) if isinstance(row, Destination)}
+    changed |= {row.integration_id for row in session.dirty
+                if isinstance(row, Destination) and _routing_changed(row)}
+    changed.discard(None)
+    if changed:
+        session.execute(update(Integration.__table__).where(Integration.id.in_(changed))
+                        .values(updated_at=utcnow()))
 
 
 class DestinationSecret(Base):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from kapta_vendus.db.models import Event, Integration, utcnow
 from kapta_vendus.db.session import enqueue_after_commit
 from kapta_vendus.db.sync_models import Delivery, Destination
+from kapta_vendus.destinations.active import ActiveDestination, active_destinations
 from kapta_vendus.destinations.messages import OutboundMessage, messages_for
 
 
@@ -25,7 +26,7 @@ def new_webhook_id() -> str:
     return "out_" + uuid.uuid4().hex
 
 
-def wants(destination: Destination, message: OutboundMessage) -> bool:
+def wants(destination: Destination | ActiveDestination, message: OutboundMessage) -> bool:
     if message.type not in (destination.event_types or []):
         return False
     stores = destination.store_ids or []
@@ -35,15 +36,13 @@ def wants(destination: Destination, message: OutboundMessage) -> bool:
 def record_outcome(session: Session, event: Event) -> list[int]:
     """Record the deliveries (and customer emails) of an event that has just ended; ids recorded.
 
-    Called from the pipeline inside the event's final transaction. Cheap when the integration has
-    no destination: one indexed query.
+    Called from the pipeline inside the event's final transaction. Free when the integration has
+    no destination: the answer is cached with the integration (``destinations.active``).
     """
     from kapta_vendus.email.outbox import record_emails
 
     record_emails(session, event)
-    destinations = session.scalars(select(Destination).where(
-        Destination.integration_id == event.integration_id, Destination.status == "active")
-        .order_by(Destination.id)).all()
+    destinations = active_destinations(session, event.integration_id)
     if not destinations:
         return []
     messages = messages_for(session, event)
@@ -55,7 +54,7 @@ def record_outcome(session: Session, event: Event) -> list[int]:
 
 
 def enqueue_messages(session: Session, integration_id: str, integration_name: str,
-                     destinations: Iterable[Destination], messages: list[OutboundMessage], *,
+                     destinations: Iterable[Destination | ActiveDestination], messages: list[OutboundMessage], *,
                      source_event_id: int | None = None) -> list[int]:
     created: list[Delivery] = []
     wanted = [(d, m) for d in destinations for m in messages if wants(d, m)]

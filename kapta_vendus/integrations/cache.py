@@ -51,8 +51,13 @@ def note_stamp(session: Session, integration_id: str, stamp: datetime) -> None:
     session.info.setdefault(_STAMPS, {})[integration_id] = stamp
 
 
+def noted_stamp(session: Session, integration_id: str) -> datetime | None:
+    """The integration's ``updated_at`` as read in this transaction by ``note_stamp``, if it was."""
+    return session.info.get(_STAMPS, {}).get(integration_id)
+
+
 def integration_view(session: Session, integration_id: str) -> IntegrationView | None:
-    stamp = session.info.get(_STAMPS, {}).get(integration_id)
+    stamp = noted_stamp(session, integration_id)
     if stamp is None:
         stamp = session.scalar(select(Integration.updated_at).where(Integration.id == integration_id))
     if stamp is None:

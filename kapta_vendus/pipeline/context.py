@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,11 +34,12 @@ class EventFacts:
     raw: str
     integration_mode: str
     config: dict[str, Any]
+    received_at: datetime | None = None
 
 
 def snapshot(event: Event, integration: IntegrationView) -> EventFacts:
     return EventFacts(event.id, event.integration_id, event.type, event.source, event.store_id, event.raw,
-                      integration.mode, integration.config)
+                      integration.mode, integration.config, event.received_at)
 
 
 def prime(ctx: StepContext, session: Session, event: Event) -> None:
@@ -44,6 +47,24 @@ def prime(ctx: StepContext, session: Session, event: Event) -> None:
     view = integration_view(session, event.integration_id)
     ctx.cache["integration"] = view
     ctx.cache["facts"] = snapshot(event, view)
+
+
+# What a worker derives from an integration's configuration (its mapping, its compiled rules), kept
+# with the version of the integration it came from: each stage of each event needs it, and only a
+# change of the integration (which moves updated_at, see integrations.cache) changes it.
+_derived: dict[tuple[str, str], tuple[datetime, Any]] = {}
+
+
+def _per_integration_version(ctx: StepContext, kind: str, build: Callable[[], Any]) -> Any:
+    view = ctx.cache.get("integration")
+    if view is None:
+        return build()
+    key = (kind, view.id)
+    found = _derived.get(key)
+    if found is None or found[0] != view.updated_at:
+        found = (view.updated_at, build())  # a configuration error raises here, and is not kept
+        _derived[key] = found
+    return found[1]
 
 
 def facts(ctx: StepContext) -> EventFacts:
@@ -71,7 +92,7 @@ def mapping(ctx: StepContext) -> IntegrationMapping:
         f = facts(ctx)
         # The integration's own mode is the default; a mapping may not silently contradict it.
         raw = {"mode": f.integration_mode, **(f.config.get("mapping") or {})}
-        ctx.cache["mapping"] = IntegrationMapping.from_dict(raw)
+        ctx.cache["mapping"] = _per_integration_version(ctx, "mapping", lambda: IntegrationMapping.from_dict(raw))
     return ctx.cache["mapping"]
 
 
@@ -83,7 +104,8 @@ def mapped_sale(ctx: StepContext) -> MappedSale:
 
 def rules(ctx: StepContext) -> tuple[CompiledRule, ...]:
     if "rules" not in ctx.cache:
-        ctx.cache["rules"] = compile_rules(facts(ctx).config.get("rules") or [])
+        raw = facts(ctx).config.get("rules") or []
+        ctx.cache["rules"] = _per_integration_version(ctx, "rules", lambda: compile_rules(raw))
     return ctx.cache["rules"]
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from kapta_vendus import metrics
@@ -72,18 +72,24 @@ def task_of_step(step: str | None) -> str:
         return TASKS["prepare"]
 
 
-def _load(session: Session, event_id: int) -> Event | None:
-    """The stage's event, and its integration's ``updated_at`` for the cached view, in one query."""
+def _load(session: Session, event_id: int, outputs: tuple[str, ...] = ()) -> tuple[Event | None, list]:
+    """The stage's event, its integration's ``updated_at`` for the cached view and, when asked, the
+    successful runs of earlier steps as ``(step, output)``, oldest first: all in one query."""
     from kapta_vendus.integrations.cache import note_stamp
 
-    row = session.execute(select(Event, Integration.updated_at)
-                          .join(Integration, Integration.id == Event.integration_id)
-                          .where(Event.id == event_id)).first()
-    if row is None:
-        return None
-    event, stamp = row
+    query = (select(Event, Integration.updated_at).join(Integration, Integration.id == Event.integration_id)
+             .where(Event.id == event_id))
+    if outputs:  # one row per run (the event's columns repeat), or one row of NULLs when there is none
+        query = (query.add_columns(StepRun.step, StepRun.output)
+                 .outerjoin(StepRun, and_(StepRun.event_id == Event.id, StepRun.step.in_(outputs),
+                                          StepRun.status == "ok"))
+                 .order_by(StepRun.id))
+    rows = session.execute(query).all()
+    if not rows:
+        return None, []
+    event, stamp = rows[0][0], rows[0][1]
     note_stamp(session, event.integration_id, stamp)
-    return event
+    return event, [(row[2], row[3]) for row in rows] if outputs else []
 
 
 def _begin(event: Event | None, event_id: int, step: str) -> tuple[Event | None, str | None]:
@@ -114,7 +120,7 @@ def _run_in_one_transaction(db, settings, names, steps, event_id, attempt, on_fi
     from kapta_vendus.pipeline.context import prime
 
     with db.unit_of_work() as session:
-        event = _load(session, event_id)
+        event, _ = _load(session, event_id)
         stopped_at = event.current_step if event is not None else None
         names = names[names.index(stopped_at):] if stopped_at in names else names
         # The integration lookup cannot depend on the event's new status: without the autoflush it
@@ -151,19 +157,20 @@ def _run_around_calls(db, settings, names, steps, event_id, attempt, guard, on_f
     """Steps that call Vendus: no transaction is held open across a call; their runs are written after."""
     from kapta_vendus.pipeline.context import prime
 
+    # What the stage reads of earlier steps, with its event: sync reports the decision and its
+    # results; bill executes the decision.
+    wanted = ("rules", "actions") if names[0] == "sync" else ("rules",)
     with db.unit_of_work() as session:
         with session.no_autoflush:  # see _run_in_one_transaction: the event is written once
-            event, early = _begin(_load(session, event_id), event_id, names[0])
+            loaded, runs = _load(session, event_id, wanted)
+            event, early = _begin(loaded, event_id, names[0])
             if early:
                 return Outcome(True, early)
             ctx = StepContext(db, settings, event_id, event.integration_id, attempt, session=session)
             prime(ctx, session, event)
+            ctx.note_outputs(wanted, runs)
         if names[0] == "sync":  # nothing in it calls Vendus: finish in this same transaction
-            with session.no_autoflush:
-                ctx.prefetch_outputs(("rules", "actions"))  # what sync reports: the decision and its results
             return _finish_steps(session, ctx, event, names, steps, on_finished)
-        with session.no_autoflush:  # the rules step's run was committed by prepare: nothing pending matters
-            ctx.step_output("rules")  # the decision to execute, read in this transaction
     ctx.session = None
     started, t0 = utcnow(), time.perf_counter()
     try:
@@ -198,19 +205,23 @@ def _finish_steps(session, ctx, event, names, steps, on_finished) -> Outcome:
 def _close(db: Database, ctx: StepContext, failed: Recorded | None, *, next_step: str | None = None,
            finish: str | None = None, error: str | None = None, on_finished: Finished | None = None) -> None:
     """Write the stage's step runs and move the event on, in one transaction."""
+    runs = [*ctx.recorded, *([failed] if failed else [])]
     with db.unit_of_work() as session:
+        if finish is None:  # the event goes on (or waits): one UPDATE, no read, never of a finished event
+            changes = {key: value for key, value in (("current_step", next_step), ("last_error", error))
+                       if value is not None}
+            if changes:
+                session.execute(update(Event.__table__).where(Event.id == ctx.event_id,
+                                                              Event.status.not_in(FINISHED)).values(**changes))
+            for run in runs:
+                _add_run(session, ctx, run)
+            return
         # Loaded before the runs are added: loading it after would flush them on their own first.
         event = session.get(Event, ctx.event_id)
-        for run in [*ctx.recorded, *([failed] if failed else [])]:
+        for run in runs:
             _add_run(session, ctx, run)
-        if event is None or event.status in FINISHED:
-            return
-        if finish is not None:
+        if event is not None and event.status not in FINISHED:
             _finish(session, event, finish, error, on_finished)
-        elif error is not None:
-            event.last_error = error
-        if next_step is not None:
-            event.current_step = next_step
 
 
 def _add_run(session: Session, ctx: StepContext, run: Recorded) -> None:
@@ -219,7 +230,12 @@ def _add_run(session: Session, ctx: StepContext, run: Recorded) -> None:
                         error=run.error, started_at=run.started_at or utcnow(), duration_ms=run.duration_ms))
     metrics.step_finished(ctx.integration_id, run.step, run.status, run.duration_ms)
     if run.step == "actions" and run.status == "ok":  # accepted → document latency of what it issued
-        metrics.documents_issued(ctx.integration_id, session.get(Event, ctx.event_id).received_at, run.output, utcnow())
+        metrics.documents_issued(ctx.integration_id, _received_at(session, ctx), run.output, utcnow())
+
+
+def _received_at(session: Session, ctx: StepContext):
+    facts = ctx.cache.get("facts")  # primed by the stage from the event it loaded: no read
+    return facts.received_at if facts is not None else session.get(Event, ctx.event_id).received_at
 
 
 def _ms(t0: float) -> int:

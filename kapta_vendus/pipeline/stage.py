@@ -67,12 +67,18 @@ class StepContext:
     def prefetch_outputs(self, steps: tuple[str, ...]) -> None:
         """Every successful run's output of these steps, oldest first, with one query: ``step_output``
         (the latest) and ``step_outputs`` (all) then read no more."""
+        self.note_outputs(steps, self._read(
+            select(StepRun.step, StepRun.output)
+            .where(StepRun.event_id == self.event_id, StepRun.step.in_(steps), StepRun.status == "ok")
+            .order_by(StepRun.id)))
+
+    def note_outputs(self, steps: tuple[str, ...], rows) -> None:
+        """Cache the outputs of these steps from ``(step, output)`` rows read by the caller, oldest
+        first (a step with no row had no successful run; a row whose step is None is skipped)."""
         runs: dict[str, list[Any]] = {step: [] for step in steps}
-        for step, output in self._read(
-                select(StepRun.step, StepRun.output)
-                .where(StepRun.event_id == self.event_id, StepRun.step.in_(steps), StepRun.status == "ok")
-                .order_by(StepRun.id)):
-            runs[step].append(output)
+        for step, output in rows:
+            if step is not None:
+                runs[step].append(output)
         self.cache.setdefault("runs", {}).update(runs)
         self.cache.setdefault("outputs", {}).update({step: (r[-1] if r else None) for step, r in runs.items()})
 

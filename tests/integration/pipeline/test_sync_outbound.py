@@ -15,9 +15,15 @@ import pytest
 from destination_server import DestinationServer
 from sqlalchemy import select
 
+from kapta_vendus.db.models import Integration
 from kapta_vendus.db.sync_models import Delivery, Destination, MasterDataLink
 from kapta_vendus.destinations import log, sender
-from kapta_vendus.destinations.registry import DestinationSpec, rotate_destination_secret, upsert_destination
+from kapta_vendus.destinations.registry import (
+    DestinationSpec,
+    rotate_destination_secret,
+    set_destination_enabled,
+    upsert_destination,
+)
 from kapta_vendus.tasks import dispatch
 
 
@@ -74,6 +80,42 @@ def test_the_same_document_is_delivered_once_even_when_its_event_is_replayed(pip
     run(pipeline, envelope)
     run(pipeline, {**envelope, "id": envelope["id"] + "-again"})  # the POS re-sends the sale
     assert len(deliveries_enqueued) == 1
+
+
+def test_workers_see_a_destination_added_narrowed_or_disabled_at_the_next_event(pipeline, envelopes,
+                                                                                deliveries_enqueued):
+    """The active destinations are cached with the integration's updated_at (destinations.active):
+    each change of whom a destination is told must move it, or a worker would keep its old answer."""
+    def stamp():
+        with pipeline.db.unit_of_work() as session:
+            return session.get(Integration, pipeline.tenant.id).updated_at
+
+    run(pipeline, envelopes.sale_completed(sale_id="C-1"))  # cached: no destination
+    assert deliveries_enqueued == []
+    before = stamp()
+    dest_id, _ = add_destination(pipeline, "http://127.0.0.1:9/unused")
+    assert stamp() > before
+    run(pipeline, envelopes.sale_completed(sale_id="C-2"))
+    assert len(deliveries_enqueued) == 1
+
+    before = stamp()
+    add_destination(pipeline, "http://127.0.0.1:9/unused", events=("sale.rejected",))  # narrowed
+    assert stamp() > before
+    run(pipeline, envelopes.sale_completed(sale_id="C-3"))
+    assert len(deliveries_enqueued) == 1
+
+    add_destination(pipeline, "http://127.0.0.1:9/unused")  # widened again, then disabled
+    before = stamp()
+    with pipeline.db.unit_of_work() as session:
+        set_destination_enabled(session.get(Destination, dest_id), False)
+    assert stamp() > before
+    run(pipeline, envelopes.sale_completed(sale_id="C-4"))
+    assert len(deliveries_enqueued) == 1
+
+    before = stamp()  # what the sender writes on every attempt does not invalidate the caches
+    with pipeline.db.unit_of_work() as session:
+        session.get(Destination, dest_id).consecutive_failures = 3
+    assert stamp() == before
 
 
 def test_a_rejected_sale_is_reported_and_410_disables_the_destination(pipeline, envelopes, deliveries_enqueued):
