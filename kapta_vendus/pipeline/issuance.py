@@ -99,12 +99,12 @@ def _claim(db: Database, integration_id: str, key: str, *, kind: str, business_k
         # A new key is inserted already ``sent`` (this transaction commits before the call): one
         # statement. An existing one (a retry, a second worker) is locked and looked at.
         new_id = session.scalar(
-            dialect.insert(Issuance).values(
+            dialect.insert(Issuance.__table__).values(
                 integration_id=integration_id, idempotency_key=key, kind=kind, business_key=business_key,
                 event_id=event_id, state="sent", document_type=document_type, request=request,
                 attempts=1, created_at=utcnow(), updated_at=utcnow())
             .on_conflict_do_nothing(index_elements=["integration_id", "idempotency_key"])
-            .returning(Issuance.id))
+            .returning(Issuance.__table__.c.id))
         if new_id is not None:  # the state it had before this claim: nothing was ever sent
             return _Claim(new_id, "pending", None, None, document_type, None)
         row = session.scalar(select(Issuance).where(Issuance.integration_id == integration_id,
@@ -236,7 +236,7 @@ def record_issued(session: Session, issued: Issued) -> None:
     mirrors it): one transaction fewer per document than a commit of its own."""
     if issued.unrecorded_issuance is None:
         return
-    session.execute(update(Issuance).where(Issuance.id == issued.unrecorded_issuance).values(
+    session.execute(update(Issuance.__table__).where(Issuance.id == issued.unrecorded_issuance).values(
         state="issued", vendus_id=issued.vendus_id, document_number=(issued.reply or {}).get("number"),
         last_error=None, updated_at=utcnow()))
 

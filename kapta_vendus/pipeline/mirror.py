@@ -125,7 +125,7 @@ def _locked(session: Session, integration_id: str, mode: str, vendus_id: int) ->
 def link(session: Session, integration_id: str, from_kind: str, from_key: str, relation: str,
          to_kind: str, to_key: str) -> None:
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(Link).values(
+    session.execute(dialect.insert(Link.__table__).values(
         integration_id=integration_id, from_kind=from_kind, from_key=str(from_key), relation=relation,
         to_kind=to_kind, to_key=str(to_key), created_at=utcnow()).on_conflict_do_nothing())
 
