@@ -13,6 +13,9 @@ discovered from the simulator, and alternates rounds (ABBA) between
   (``bench/reference_pipeline.py``: one task, claim → POST → record → done, three transactions);
 - the subject: N café sales inserted likewise, then their three tasks (prepare → bill → sync).
 
+Then ``--split-pairs`` pairs of the reference against the same work split in three tasks where the
+product splits it (``bench/reference_pipeline.py``): the ceiling of any three-task pipeline.
+
 A round is timed from its first enqueue to its last event ``done`` in the events table. The receiver
 is bypassed. Worker CPU is the sum over both workers. Then a second simulator with
 ``--latency-ms 100`` serves a second integration, whose rounds alternate with rounds on the first
@@ -116,7 +119,7 @@ class Bench:
 
     def round(self, kind: str, count: int, target: dict[str, Any] | None = None) -> dict[str, Any]:
         """Enqueue ``count`` chains as fast as possible; time until the last one is done."""
-        from bench.reference_pipeline import TASK
+        from bench.reference_pipeline import SPLIT, TASK
         from kapta_vendus.tasks.app import app
         from kapta_vendus.tasks.dispatch import enqueue_event
 
@@ -135,6 +138,9 @@ class Bench:
         elif kind == "old":
             def enqueue(i: int) -> None:
                 old_chain(ids[i]).apply_async()
+        elif kind == "split":
+            def enqueue(i: int) -> None:
+                app.signature(SPLIT[0], args=(ids[i],)).apply_async()
         else:
             def enqueue(i: int) -> None:
                 app.signature(TASK, args=(ids[i],), immutable=True).apply_async()
@@ -274,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-events", type=int, default=200, help="events per round in that phase")
     parser.add_argument("--concurrency", type=int, default=2, help="prefork processes of the worker")
     parser.add_argument("--billing-threads", type=int, default=16, help="threads of the billing worker")
+    parser.add_argument("--split-pairs", type=int, default=2,
+                        help="pairs of rounds of the reference against the same work in three tasks (0: skip)")
     parser.add_argument("--old", help="a checkout of the previous version, for its worker CPU per event")
     parser.add_argument("--old-events", type=int, default=200, help="events run by the previous version")
     parser.add_argument("--time-limit", type=float, default=240.0, help="seconds per round at most")
@@ -310,13 +318,13 @@ def main(argv: list[str] | None = None) -> int:
                                  "--concurrency", str(args.concurrency), "-I", "bench.reference_pipeline",
                                  "-n", f"bench-{args.run}@%h", "--without-gossip", "--without-mingle")
         billing = processes.start("billing", "worker", "-Q", "billing", "--pool", "threads",
-                                  "--concurrency", str(args.billing_threads),
+                                  "--concurrency", str(args.billing_threads), "-I", "bench.reference_pipeline",
                                   "-n", f"bench-billing-{args.run}@%h", "--without-gossip", "--without-mingle")
         wait_worker(processes, f"bench-{args.run}@")
         wait_worker(processes, f"bench-billing-{args.run}@")
         bench = Bench(args, settings, processes, broker, [worker.pid, billing.pid])
 
-        for kind in ("baseline", "subject"):
+        for kind in ("baseline", "subject", "split"):
             bench.round(kind, args.warmup, target)
         rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], "subject": []}
         pairs = []
@@ -329,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"pair {index + 1}/{args.pairs} {kind:8s} {result['events']:5d} events "
                       f"{result['eps']:7.1f}/s  machine busy {result['machine_busy']:.0%}", flush=True)
             pairs.append(pair["subject"] / pair["baseline"])
+        split = run_split(args, bench, target) if args.split_pairs else None
 
         latency: dict[str, Any] | None = None
         if args.latency_rounds:
@@ -374,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
             "baseline": summarise(rounds["baseline"]), "subject": summarise(rounds["subject"]),
             "ratio_pairs": [round(r, 3) for r in pairs],
             "ratio_median_of_pairs": median(pairs),
-            "latency": latency,
+            "latency": latency, "split": split,
         }
         report["ratio_overall"] = report["subject"]["eps_overall"] / report["baseline"]["eps_overall"]
         report["cpu_ratio"] = (report["baseline"]["worker_cpu_ms_per_event"]
@@ -407,6 +416,23 @@ def run_old(args, settings, processes: BenchProcesses, bench: Bench, target, wor
     summary = summarise(measured)
     summary["transactions_per_event"] = bench.transactions_per_event("old", 100, target)
     return summary
+
+
+def run_split(args, bench: Bench, target) -> dict[str, Any]:
+    """The reference against itself split in three tasks (ABBA pairs): what three tasks cost alone."""
+    rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], "split": []}
+    pairs = []
+    for index, order in enumerate(order_of_rounds(args.split_pairs)):
+        pair = {}
+        for kind in ("baseline", "split") if order[0] == "baseline" else ("split", "baseline"):
+            result = bench.round(kind, args.events, target)
+            rounds[kind].append(result)
+            pair[kind] = result["eps"]
+            print(f"split pair {index + 1}/{args.split_pairs} {kind:8s} {result['events']:5d} events "
+                  f"{result['eps']:7.1f}/s  machine busy {result['machine_busy']:.0%}", flush=True)
+        pairs.append(pair["split"] / pair["baseline"])
+    return {"baseline": summarise(rounds["baseline"]), "split": summarise(rounds["split"]),
+            "ratio_pairs": [round(r, 3) for r in pairs], "ratio_median_of_pairs": median(pairs)}
 
 
 def check_documents(settings, bench: Bench, rounds, args, with_latency: bool) -> dict[str, Any]:
@@ -442,6 +468,14 @@ def print_report(report: dict[str, Any]) -> None:
               f"CPU at 0 ms {lat['cpu_bound_eps']:.1f}/s), ratio {lat['ratio_to_bound_median']:.3f} "
               f"(overall {lat['ratio_to_bound_overall']:.3f}); goal >= 0.85; the same chain at 0 ms meanwhile: "
               f"{lat['same_time_0ms']['eps_median']:.1f} events/s")
+    split = report.get("split")
+    if split:
+        s_cpu, b_cpu = split["split"]["worker_cpu_ms_per_event"], split["baseline"]["worker_cpu_ms_per_event"]
+        print(f"the reference split in three tasks: {split['split']['eps_median']:.1f} events/s against "
+              f"{split['baseline']['eps_median']:.1f}, median of pairs {split['ratio_median_of_pairs']:.3f} "
+              f"(pairs {split['ratio_pairs']}); worker CPU {s_cpu:.2f} against {b_cpu:.2f} ms/event: "
+              f"the ceiling of a three-task pipeline against the reference; the subject reaches "
+              f"{report['subject']['eps_median'] / split['split']['eps_median']:.3f} of the split's events/s")
     print(f"accepted -> issued: p50 {report['subject']['accepted_to_issued_p50_s']:.3f}s, "
           f"p95 {report['subject']['accepted_to_issued_p95_s']:.3f}s (0 ms rounds)")
     print(f"transactions per event (pg_stat_database): {report['transactions_per_event']}; goal <= 8")

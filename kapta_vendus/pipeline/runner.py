@@ -222,8 +222,8 @@ def _close(db: Database, ctx: StepContext, failed: Recorded | None, *, next_step
 
 
 def _write_runs(session: Session, ctx: StepContext, runs: list[Recorded]) -> None:
-    """The stage's step runs, in one INSERT. A Core statement: no object needs to stay in step with
-    these rows, and the ORM's unit of work cost more than the insert itself."""
+    """The stage's step runs, in one Core executemany (one round trip): no object needs to stay in
+    step with these rows, and the ORM's unit of work cost more than the insert itself."""
     if not runs:
         return
     with session.no_autoflush:  # the event's pending change is written once, at the commit
