@@ -8,10 +8,11 @@ from celery.signals import worker_process_init
 from kapta_vendus import metrics
 from kapta_vendus.config import Settings, set_settings
 from kapta_vendus.logs import install_celery_hooks
-from kapta_vendus.tasks import embedded_broker
+from kapta_vendus.tasks import embedded_broker, redis_broker
 from kapta_vendus.tasks.prepared import forget_templates
 
 embedded_broker.install()
+redis_broker.install()  # one Redis client per channel, not one per publish and acknowledgement
 install_celery_hooks()  # JSON logs bound to task_id (kapta_vendus.logs)
 metrics.install_celery_hooks()  # multiprocess samples of exited children
 app = Celery("kapta_vendus", include=["kapta_vendus.tasks.registry"])
