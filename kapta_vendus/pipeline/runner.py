@@ -14,13 +14,14 @@ failed step run, ``last_error``) and re-raised for the task, which waits it out 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from kapta_vendus import metrics
@@ -77,19 +78,25 @@ def _load(session: Session, event_id: int, outputs: tuple[str, ...] = ()) -> tup
     successful runs of earlier steps as ``(step, output)``, oldest first: all in one query."""
     from kapta_vendus.integrations.cache import note_stamp
 
-    query = (select(Event, Integration.updated_at).join(Integration, Integration.id == Event.integration_id)
-             .where(Event.id == event_id))
-    if outputs:  # one row per run (the event's columns repeat), or one row of NULLs when there is none
-        query = (query.add_columns(StepRun.step, StepRun.output)
-                 .outerjoin(StepRun, and_(StepRun.event_id == Event.id, StepRun.step.in_(outputs),
-                                          StepRun.status == "ok"))
-                 .order_by(StepRun.id))
-    rows = session.execute(query).all()
+    rows = session.execute(_load_query(outputs), {"event_id": event_id}).all()
     if not rows:
         return None, []
     event, stamp = rows[0][0], rows[0][1]
     note_stamp(session, event.integration_id, stamp)
     return event, [(row[2], row[3]) for row in rows] if outputs else []
+
+
+@functools.cache
+def _load_query(outputs: tuple[str, ...]):
+    """Built once per stage: constructing the statement cost as much CPU as running it."""
+    query = (select(Event, Integration.updated_at).join(Integration, Integration.id == Event.integration_id)
+             .where(Event.id == bindparam("event_id")))
+    if outputs:  # one row per run (the event's columns repeat), or one row of NULLs when there is none
+        query = (query.add_columns(StepRun.step, StepRun.output)
+                 .outerjoin(StepRun, and_(StepRun.event_id == Event.id, StepRun.step.in_(outputs),
+                                          StepRun.status == "ok"))
+                 .order_by(StepRun.id))
+    return query
 
 
 def _begin(event: Event | None, event_id: int, step: str) -> tuple[Event | None, str | None]:
