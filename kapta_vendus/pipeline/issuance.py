@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kapta_vendus.db.models import Issuance, utcnow
 from kapta_vendus.db.session import Database
+from kapta_vendus.db.statements import dialect_name, insert_unless_present, update_by_id
 from kapta_vendus.events.errors import Rejection
 from kapta_vendus.logs import redact
 from kapta_vendus.vendus import VendusClient, VendusError, VendusRejected
@@ -95,16 +95,15 @@ def _claim(db: Database, integration_id: str, key: str, *, kind: str, business_k
            event_id: int, document_type: str, request: dict[str, Any]) -> _Claim:
     """Insert the key if new; return the row as it stands, marked ``sent`` unless already final."""
     with db.unit_of_work() as session:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         # A new key is inserted already ``sent`` (this transaction commits before the call): one
         # statement. An existing one (a retry, a second worker) is locked and looked at.
+        now = utcnow()
         new_id = session.scalar(
-            dialect.insert(Issuance.__table__).values(
-                integration_id=integration_id, idempotency_key=key, kind=kind, business_key=business_key,
-                event_id=event_id, state="sent", document_type=document_type, request=request,
-                attempts=1, created_at=utcnow(), updated_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["integration_id", "idempotency_key"])
-            .returning(Issuance.__table__.c.id))
+            insert_unless_present(Issuance.__table__, dialect_name(session), ("integration_id", "idempotency_key"),
+                                  "id"),
+            {"integration_id": integration_id, "idempotency_key": key, "kind": kind, "business_key": business_key,
+             "event_id": event_id, "state": "sent", "document_type": document_type, "request": request,
+             "attempts": 1, "created_at": now, "updated_at": now})
         if new_id is not None:  # the state it had before this claim: nothing was ever sent
             return _Claim(new_id, "pending", None, None, document_type, None)
         row = session.scalar(select(Issuance).where(Issuance.integration_id == integration_id,
@@ -236,9 +235,9 @@ def record_issued(session: Session, issued: Issued) -> None:
     mirrors it): one transaction fewer per document than a commit of its own."""
     if issued.unrecorded_issuance is None:
         return
-    session.execute(update(Issuance.__table__).where(Issuance.id == issued.unrecorded_issuance).values(
-        state="issued", vendus_id=issued.vendus_id, document_number=(issued.reply or {}).get("number"),
-        last_error=None, updated_at=utcnow()))
+    session.execute(update_by_id(Issuance.__table__), {
+        "row_id": issued.unrecorded_issuance, "state": "issued", "vendus_id": issued.vendus_id,
+        "document_number": (issued.reply or {}).get("number"), "last_error": None, "updated_at": utcnow()})
 
 
 def _loggable(payload: dict[str, Any]) -> dict[str, Any]:

@@ -9,10 +9,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kapta_vendus.db.models import Document, Link, utcnow
+from kapta_vendus.db.statements import dialect_name, insert_unless_present
 
 
 def _money(value: Any) -> Decimal | None:
@@ -88,10 +88,9 @@ def _insert_if_absent(session: Session, integration_id: str, mode: str, vendus_i
     _apply(draft, doc, issued_here, store_id)
     values = {column.key: getattr(draft, column.key) for column in Document.__table__.columns
               if column.key != "id" and getattr(draft, column.key) is not None}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return session.scalar(dialect.insert(Document).values(**values)
-                          .on_conflict_do_nothing(index_elements=["integration_id", "mode", "vendus_id"])
-                          .returning(Document))
+    conflict = ("integration_id", "mode", "vendus_id")
+    statement = insert_unless_present(Document, dialect_name(session), conflict, "object")
+    return session.scalar(statement, values)
 
 
 def _apply(row: Document, doc: dict[str, Any], issued_here: bool, store_id: int | None) -> None:
@@ -124,10 +123,9 @@ def _locked(session: Session, integration_id: str, mode: str, vendus_id: int) ->
 
 def link(session: Session, integration_id: str, from_kind: str, from_key: str, relation: str,
          to_kind: str, to_key: str) -> None:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(Link.__table__).values(
-        integration_id=integration_id, from_kind=from_kind, from_key=str(from_key), relation=relation,
-        to_kind=to_kind, to_key=str(to_key), created_at=utcnow()).on_conflict_do_nothing())
+    session.execute(insert_unless_present(Link.__table__, dialect_name(session)), {
+        "integration_id": integration_id, "from_kind": from_kind, "from_key": str(from_key), "relation": relation,
+        "to_kind": to_kind, "to_key": str(to_key), "created_at": utcnow()})
 
 
 def linked_documents(session: Session, integration_id: str, from_kind: str, from_key: str,
