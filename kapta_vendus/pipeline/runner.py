@@ -21,13 +21,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from kapta_vendus import metrics
 from kapta_vendus.config import Settings
 from kapta_vendus.db.models import Event, Integration, StepRun, utcnow
 from kapta_vendus.db.session import Database, on_commit
+from kapta_vendus.db.statements import insert_rows, row_parameters
 from kapta_vendus.destinations.outbox import record_outcome
 from kapta_vendus.events.errors import Rejection
 from kapta_vendus.logs import bind, redact
@@ -228,17 +229,19 @@ def _close(db: Database, ctx: StepContext, failed: Recorded | None, *, next_step
             _finish(session, event, finish, error, on_finished)
 
 
+_RUN_COLUMNS = ("integration_id", "event_id", "step", "attempt", "status", "summary", "output", "error",
+                "started_at", "duration_ms")
+
+
 def _write_runs(session: Session, ctx: StepContext, runs: list[Recorded]) -> None:
-    """The stage's step runs, in one Core executemany (one round trip): no object needs to stay in
-    step with these rows, and the ORM's unit of work cost more than the insert itself."""
+    """The stage's step runs, in one multi-row INSERT built once per number of rows: no object
+    needs to stay in step with these rows, and the ORM's unit of work cost more than the insert."""
     if not runs:
         return
+    rows = [(ctx.integration_id, ctx.event_id, run.step, ctx.attempt, run.status, run.summary[:500], run.output,
+             run.error, run.started_at or utcnow(), run.duration_ms) for run in runs]
     with session.no_autoflush:  # the event's pending change is written once, at the commit
-        session.execute(insert(StepRun.__table__), [
-            {"integration_id": ctx.integration_id, "event_id": ctx.event_id, "step": run.step,
-             "attempt": ctx.attempt, "status": run.status, "summary": run.summary[:500], "output": run.output,
-             "error": run.error, "started_at": run.started_at or utcnow(), "duration_ms": run.duration_ms}
-            for run in runs])
+        session.execute(insert_rows(StepRun.__table__, _RUN_COLUMNS, len(rows)), row_parameters(_RUN_COLUMNS, rows))
     for run in runs:
         metrics.step_finished(ctx.integration_id, run.step, run.status, run.duration_ms)
         if run.step == "actions" and run.status == "ok":  # accepted → document latency of what it issued

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, select
 from sqlalchemy.orm import Session
 
-from kapta_vendus.db.statements import dialect_name, insert_unless_present, update_by_id
+from kapta_vendus.db.models import UTCDateTime
+from kapta_vendus.db.statements import (
+    dialect_name,
+    insert_rows,
+    insert_unless_present,
+    row_parameters,
+    update_by_id,
+)
 
 metadata = MetaData()
 keys = Table("keys", metadata, Column("id", Integer, primary_key=True), Column("key", String, unique=True),
@@ -24,3 +34,24 @@ def test_insert_once_update_by_id_and_each_statement_built_once():
         session.execute(update_by_id(keys), {"row_id": first, "state": "issued"})  # SET from the parameters
         assert update_by_id(keys) is update_by_id(keys)
         assert session.execute(select(keys.c.key, keys.c.state, keys.c.note)).all() == [("a", "issued", None)]
+
+
+def test_several_rows_in_one_insert_with_their_columns_types():
+    local = MetaData()
+    runs = Table("runs", local, Column("id", Integer, primary_key=True), Column("step", String),
+                 Column("at", UTCDateTime()))
+    engine = create_engine("sqlite://")
+    local.create_all(engine)
+    at = datetime(2026, 12, 1, 10, 30, tzinfo=UTC)
+    columns = ("step", "at")
+    with Session(engine) as session:
+        statement = insert_rows(runs, columns, 3)
+        assert statement is insert_rows(runs, columns, 3)
+        session.execute(statement, row_parameters(columns, [("a", at), ("b", at), ("c", None)]))
+        rows = session.execute(select(runs.c.step, runs.c.at).order_by(runs.c.id)).all()
+    assert rows == [("a", at), ("b", at), ("c", None)]  # the column's type read the value back as UTC
+
+
+def test_insert_rows_refuses_a_name_that_is_not_a_column():
+    with pytest.raises(KeyError):
+        insert_rows(keys, ("key", "state; DROP TABLE keys"), 1)
