@@ -10,7 +10,7 @@ with its priority suffix), as ``Channel._put`` does before its ``LPUSH``.
 
 Only the anonymous-exchange case is prepared (Celery converts direct-exchange routes to it, so
 ``_put`` goes straight to the queue's list without a binding look-up). Anything else (another
-transport such as the embedded broker, a key prefix, queue expiry, a routed exchange) returns
+transport such as the embedded broker, a key prefix, an expiring queue, a routed exchange) returns
 None and the caller publishes as usual.
 """
 
@@ -63,8 +63,14 @@ class _CapturingProducer(Producer):
 def _redis_channel_can_prepare(channel) -> bool:
     return (all(hasattr(channel, name) for name in ("_q_for_pri", "_get_message_priority",
                                                     "_inplace_augment_message"))
-            and not getattr(channel, "global_keyprefix", "")
-            and not getattr(channel, "_expires", None))
+            and not getattr(channel, "global_keyprefix", ""))
+
+
+def _expires(channel, queue: str) -> bool:
+    """True if kombu would also set an expiry on the queue (``Channel._put``). Only that queue
+    counts: a channel that declared an expiring queue of its own (a remote-control reply queue,
+    after ``app.control.ping``) still pushes other queues' messages with a bare LPUSH."""
+    return queue in (getattr(channel, "_expires", None) or {})
 
 
 def prepare(app, signature, **options) -> PreparedMessage | None:
@@ -79,7 +85,7 @@ def prepare(app, signature, **options) -> PreparedMessage | None:
         if capture.captured is None:
             return None
         message, exchange, routing_key = capture.captured
-        if exchange:
+        if exchange or _expires(channel, routing_key):
             return None
         channel._inplace_augment_message(message, exchange, routing_key)
         key = channel._q_for_pri(routing_key, channel._get_message_priority(message, reverse=False))

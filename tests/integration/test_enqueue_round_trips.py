@@ -97,6 +97,24 @@ def test_an_admitted_event_is_one_round_trip_and_its_message_is_the_chains(on_re
     assert set(ours[0]) == set(theirs[0]) and set(ours[0]["properties"]) == set(theirs[0]["properties"])
 
 
+def test_an_expiring_queue_declared_on_the_channel_does_not_stop_the_one_round_trip(on_redis):
+    """``app.control.ping`` declares an expiring reply queue on the pooled channel. kombu then sets
+    an expiry only on that queue, so the pipeline's message is still pushed with the admission."""
+    from kombu import Queue
+
+    with app.producer_or_acquire() as producer:  # the channel enqueue_event will use
+        Queue("kapta-test.reply.celery.pidbox", expires=10.0)(producer.channel).declare()
+        assert producer.channel._expires  # kombu remembers it for that queue only
+    enqueue_event(1, integration_id="int-a", cap=10)
+    on_redis.delete("pipeline")
+
+    with CommandLog(_url(on_redis)) as log:
+        enqueue_event(2, integration_id="int-a", cap=10)
+
+    assert log.commands == ["EVALSHA"]
+    assert len(on_redis.lrange("pipeline", 0, -1)) == 1
+
+
 def test_a_resumed_event_pushes_the_rest_of_its_chain(on_redis):
     enqueue_event(5, start_at=PIPELINE[1], integration_id="int-a", cap=10)
 
