@@ -132,7 +132,11 @@ class MessageTemplate:
         template = cls(first.queue_key, message, tuple(b64decode(message["body"]).decode().split(marker)),
                        tuple(str(headers.get("argsrepr", "")).split(marker)))
         built = json.loads(second.payload)
-        lineage = (built["headers"].get("parent_id"), built["headers"].get("root_id"))
+        # The sample's lineage as ``fill`` takes it: a root task (Celery makes its root id its own
+        # id) has none, so the filled message gets its own id as root id, as Celery's has.
+        headers = built["headers"]
+        root = headers.get("root_id")
+        lineage = (headers.get("parent_id"), None if root == headers.get("id") else root)
         filled = json.loads(template.fill(_SAMPLE_IDS[1], lineage).payload)
         return template if _without_ids(filled) == _without_ids(built) else None
 

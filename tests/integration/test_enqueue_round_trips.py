@@ -143,7 +143,10 @@ def _url(client: redis.Redis) -> str:
 @pytest.mark.parametrize("start_at", [None, *PIPELINE[1:]])
 def test_the_learned_template_fills_in_exactly_the_message_celery_builds(on_redis, start_at):
     from kapta_vendus.tasks.dispatch import _celery_first_message, first_message
+    from kapta_vendus.tasks.prepared import MessageTemplate
 
+    # The template is learned (else every message would be Celery's own, and equal trivially).
+    assert MessageTemplate.learn(lambda sample: _celery_first_message(sample, start_at)) is not None
     ours = json.loads(first_message(41, start_at=start_at).payload)
     theirs = json.loads(_celery_first_message(41, start_at).payload)
     ids = ("id", "root_id", "correlation_id", "delivery_tag")
