@@ -72,6 +72,12 @@ if os.environ.get("RUNTIME_DIRECTORY"):
 
 
 def when_ready(server) -> None:
+    # Before the workers are forked: what each would otherwise compute on its first request, and
+    # again in every replacement (the driver's import, the mappers, the tenant query; db/warm.py).
+    from kapta_vendus.config import get_settings
+    from kapta_vendus.db.warm import before_fork
+
+    before_fork(get_settings().database_url)
     # The preloaded app's objects are shared with every worker by copy-on-write; a garbage collection
     # in a worker would touch (and so copy) them all. Frozen, the collector leaves them alone.
     gc.collect()

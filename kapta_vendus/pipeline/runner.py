@@ -87,6 +87,12 @@ def _load(session: Session, event_id: int, outputs: tuple[str, ...] = ()) -> tup
     return event, [(row[2], row[3]) for row in rows] if outputs else []
 
 
+def load_queries() -> None:
+    """Build each stage's load query now (``db.warm``: before a worker forks its pool)."""
+    for wanted in ((), ("rules",), ("rules", "actions")):
+        _load_query(wanted)
+
+
 @functools.cache
 def _load_query(outputs: tuple[str, ...]):
     """Built once per stage: constructing the statement cost as much CPU as running it."""

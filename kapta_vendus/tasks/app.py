@@ -40,10 +40,9 @@ def _fresh_connections_after_fork(**_kwargs) -> None:
 
 
 @worker_init.connect
-def _database_engine_before_fork(**_kwargs) -> None:
-    # Made in the worker's main process, so that every pool process inherits the driver's import
-    # and the engine, instead of paying for them (about 0.2 s of CPU) on its first task and again
-    # after each recycle (``worker_max_tasks_per_child``). No connection is opened here.
-    from kapta_vendus.db.session import database_for
+def _warm_before_fork(**_kwargs) -> None:
+    # In the worker's main process: every pool process inherits the engine, the driver's import and
+    # the configured mappers instead of paying for them on its first task and after each recycle.
+    from kapta_vendus.db.warm import before_fork
 
-    database_for(get_settings().database_url)
+    before_fork(get_settings().database_url)
