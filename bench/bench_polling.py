@@ -26,6 +26,9 @@ from bench.common import BenchProcesses, PostgresCpu, add_run_arguments, enter_r
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.common import stop_cleanly_on_sigterm
+
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--polls", type=int, default=300)
     parser.add_argument("--documents", type=int, default=50, help="documents in the store's poll window")

@@ -184,6 +184,9 @@ def summarise(kind: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.common import stop_cleanly_on_sigterm
+
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=8, help="baseline/subject round pairs (ABBA order)")
     parser.add_argument("--seconds", type=float, default=8.0,

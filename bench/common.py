@@ -108,6 +108,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the logs")
 
 
+def stop_cleanly_on_sigterm() -> None:
+    """SIGTERM (``kill``, ``timeout``) unwinds the run like Ctrl-C, so that its clean-ups stop the
+    Redis, PostgreSQL, workers and servers it started instead of leaving them running."""
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+
+
 def enter_run(stack: ExitStack, args: argparse.Namespace) -> tuple[Path, str, redis.Redis, Settings]:
     """On ``stack``, in this order: the log directory, the scratch database and the Redis database
     number of ``args`` (see ``add_run_arguments``); returns them with the settings that use them."""

@@ -18,6 +18,9 @@ from bench.chaos.run import run_ledger
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.common import stop_cleanly_on_sigterm
+
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__)
     parser.add_argument("--events", type=int, default=10_000, help="signed events to send (duplicates included)")
     parser.add_argument("--senders", type=int, default=6, help="concurrent senders")

@@ -77,6 +77,9 @@ def windows(cluster, began: float, width: float) -> list[tuple[int, int, float, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.common import stop_cleanly_on_sigterm
+
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__)
     parser.add_argument("--seconds", type=float, default=3600)
     parser.add_argument("--rate", type=float, default=4.0, help="events per second")
