@@ -329,17 +329,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for kind in ("baseline", "subject", "split"):
             bench.round(kind, args.warmup, target)
-        rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], "subject": []}
-        pairs = []
-        for index, order in enumerate(order_of_rounds(args.pairs)):
-            pair = {}
-            for kind in order:
-                result = bench.round(kind, args.events, target)
-                rounds[kind].append(result)
-                pair[kind] = result["eps"]
-                print(f"pair {index + 1}/{args.pairs} {kind:8s} {result['events']:5d} events "
-                      f"{result['eps']:7.1f}/s  machine busy {result['machine_busy']:.0%}", flush=True)
-            pairs.append(pair["subject"] / pair["baseline"])
+        rounds, pairs = run_pairs(bench, target, "subject", args.pairs, args.events, "pair")
         split = run_split(args, bench, target) if args.split_pairs else None
 
         latency: dict[str, Any] | None = None
@@ -421,19 +411,27 @@ def run_old(args, settings, processes: BenchProcesses, bench: Bench, target, wor
     return summary
 
 
-def run_split(args, bench: Bench, target) -> dict[str, Any]:
-    """The reference against itself split in three tasks (ABBA pairs): what three tasks cost alone."""
-    rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], "split": []}
+def run_pairs(bench: Bench, target, subject: str, count: int, events: int,
+              label: str) -> tuple[dict[str, list[dict[str, Any]]], list[float]]:
+    """``count`` ABBA pairs of rounds of the reference ("baseline") and ``subject``: the rounds of
+    each kind, and each pair's ratio subject/baseline."""
+    rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], subject: []}
     pairs = []
-    for index, order in enumerate(order_of_rounds(args.split_pairs)):
+    for index, order in enumerate(order_of_rounds(count)):
         pair = {}
-        for kind in ("baseline", "split") if order[0] == "baseline" else ("split", "baseline"):
-            result = bench.round(kind, args.events, target)
+        for kind in (k if k == "baseline" else subject for k in order):
+            result = bench.round(kind, events, target)
             rounds[kind].append(result)
             pair[kind] = result["eps"]
-            print(f"split pair {index + 1}/{args.split_pairs} {kind:8s} {result['events']:5d} events "
+            print(f"{label} {index + 1}/{count} {kind:8s} {result['events']:5d} events "
                   f"{result['eps']:7.1f}/s  machine busy {result['machine_busy']:.0%}", flush=True)
-        pairs.append(pair["split"] / pair["baseline"])
+        pairs.append(pair[subject] / pair["baseline"])
+    return rounds, pairs
+
+
+def run_split(args, bench: Bench, target) -> dict[str, Any]:
+    """The reference against itself split in three tasks: what three tasks cost alone."""
+    rounds, pairs = run_pairs(bench, target, "split", args.split_pairs, args.events, "split pair")
     return {"baseline": summarise(rounds["baseline"]), "split": summarise(rounds["split"]),
             "ratio_pairs": [round(r, 3) for r in pairs], "ratio_median_of_pairs": median(pairs)}
 
