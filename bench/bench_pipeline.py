@@ -54,6 +54,7 @@ from bench.common import (
     order_of_rounds,
     percentile,
     session_cpu,
+    stop_cleanly_on_sigterm,
     wait_http,
 )
 
@@ -270,8 +271,6 @@ def create_target(settings, simulator: Simulator, name: str, limits: dict[str, A
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.common import stop_cleanly_on_sigterm
-
     stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=3, help="baseline/subject round pairs at 0 ms (ABBA)")

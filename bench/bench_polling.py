@@ -22,12 +22,10 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 
 from bench.bench_pipeline import API_KEY, Simulator
-from bench.common import BenchProcesses, PostgresCpu, add_run_arguments, enter_run
+from bench.common import BenchProcesses, PostgresCpu, add_run_arguments, enter_run, stop_cleanly_on_sigterm
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.common import stop_cleanly_on_sigterm
-
     stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--polls", type=int, default=300)

@@ -45,6 +45,7 @@ from bench.common import (
     order_of_rounds,
     percentile,
     session_cpu,
+    stop_cleanly_on_sigterm,
     wait_http,
 )
 
@@ -184,8 +185,6 @@ def summarise(kind: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.common import stop_cleanly_on_sigterm
-
     stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=8, help="baseline/subject round pairs (ABBA order)")

@@ -15,11 +15,10 @@ from pathlib import Path
 from bench.chaos import faults
 from bench.chaos.report import write_section
 from bench.chaos.run import run_ledger
+from bench.common import stop_cleanly_on_sigterm
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.common import stop_cleanly_on_sigterm
-
     stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__)
     parser.add_argument("--events", type=int, default=10_000, help="signed events to send (duplicates included)")

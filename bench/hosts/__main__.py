@@ -15,12 +15,11 @@ import tempfile
 from pathlib import Path
 
 from bench.chaos.e2e import REPO
+from bench.common import stop_cleanly_on_sigterm
 from bench.hosts.netns import Host, network
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.common import stop_cleanly_on_sigterm
-
     stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m bench.hosts", description=__doc__)
     parser.add_argument("--worker-hosts", type=int, default=3, choices=(2, 3))

@@ -32,6 +32,7 @@ from bench.chaos.mix import make_story
 from bench.chaos.report import header, write_section
 from bench.chaos.run import WORKERS, wait_quiet
 from bench.chaos.senders import Endpoint, SendLog, run_senders
+from bench.common import stop_cleanly_on_sigterm
 from kapta_vendus.db.models import Event
 from kapta_vendus.metrics_state import list_depths
 
@@ -77,8 +78,6 @@ def windows(cluster, began: float, width: float) -> list[tuple[int, int, float, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.common import stop_cleanly_on_sigterm
-
     stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__)
     parser.add_argument("--seconds", type=float, default=3600)
